@@ -1,0 +1,105 @@
+import { Command, Option } from 'commander';
+import { integerIn, parseHostPort, parseNamespace, parseZone, type HostPort } from './config/parse.ts';
+import { formatNames } from './commands/name.ts';
+import { lookupProviders } from './commands/lookup.ts';
+import { serve, type RunningServe } from './commands/serve.ts';
+import { createLogger } from './observability/logger.ts';
+
+// Wiring only: flags (each with an environment variable, DESIGN §9), then the command.
+
+const ZONE = 'dubbo.internal.';
+
+function env(option: Option, name: string): Option {
+  return option.env(`DUBBO_DNS_${name}`);
+}
+
+const zoneOption = (): Option => env(new Option('--zone <zone>', 'DNS zone served').default(ZONE).argParser(parseZone), 'ZONE');
+const namespaceOption = (): Option =>
+  env(new Option('--namespace <ns>', 'Kubernetes namespace of the providers').default('default').argParser(parseNamespace), 'NAMESPACE');
+const groupOption = (): Option => env(new Option('--group <group>', 'Dubbo group'), 'GROUP');
+const versionOption = (): Option => env(new Option('--version <version>', 'Dubbo version'), 'VERSION');
+
+/** Builds the `dubbo-dns` program. `out`/`err` are where commands print (tests pass buffers). */
+export function program(io: { out: (s: string) => void; err: (s: string) => void; onServe?: (s: RunningServe) => void } = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+}): Command {
+  const root = new Command('dubbo-dns')
+    .description('Authoritative DNS for Apache Dubbo providers, and the Kubernetes controller that publishes them')
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride();
+
+  root
+    .command('serve')
+    .description('answer DNS for the zone from a registry file (DESIGN §8), reloading it on change')
+    .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON)').makeOptionMandatory(), 'REGISTRY'))
+    .addOption(zoneOption())
+    .addOption(env(new Option('--listen <host:port>', 'UDP and TCP address').default(parseHostPort('127.0.0.1:5353'), '127.0.0.1:5353').argParser(parseHostPort), 'LISTEN'))
+    .addOption(env(new Option('--http-listen <host:port>', 'serve /healthz, /readyz and /metrics here').argParser(parseHostPort), 'HTTP_LISTEN'))
+    .addOption(env(new Option('--ttl <seconds>', 'TTL of every record and of negative answers').default(5).argParser(integerIn(0, 86400)), 'TTL'))
+    .addOption(
+      env(new Option('--max-udp-size <bytes>', 'largest UDP answer with EDNS (RFC 6891)').default(1232).argParser(integerIn(512, 65535)), 'MAX_UDP_SIZE'),
+    )
+    .addOption(env(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'LOG_LEVEL'))
+    .action(async (opts: { registry: string; zone: string; listen: HostPort; httpListen?: HostPort; ttl: number; maxUdpSize: number; logLevel: string }) => {
+      const log = createLogger({ level: opts.logLevel });
+      const running = await serve(opts, log);
+      io.onServe?.(running);
+      const stop = (signal: string): void => {
+        log.info({ signal }, 'shutting down');
+        running.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    });
+
+  root
+    .command('name')
+    .description('print the DNS names of a Dubbo service key (DESIGN §4, §5)')
+    .argument('<interface>', 'Java interface name, e.g. org.apache.dubbo.demo.DemoService')
+    .addOption(groupOption())
+    .addOption(versionOption())
+    .addOption(namespaceOption())
+    .addOption(zoneOption())
+    .addOption(env(new Option('--protocol <protocol>', 'protocol of the _P._tcp name').default('dubbo'), 'PROTOCOL'))
+    .addOption(new Option('--json', 'print JSON'))
+    .action((iface: string, opts: { group?: string; version?: string; namespace: string; zone: string; protocol: string; json?: boolean }) => {
+      io.out(formatNames(iface, { ...opts, json: opts.json === true }));
+    });
+
+  root
+    .command('lookup')
+    .description('resolve a Dubbo service key and print its provider URLs (exit 2: no ready provider, 3: no such service)')
+    .argument('<interface>', 'Java interface name')
+    .addOption(groupOption())
+    .addOption(versionOption())
+    .addOption(namespaceOption())
+    .addOption(zoneOption())
+    .addOption(env(new Option('--protocol <protocol>', 'ask _P._tcp SRV for this protocol instead of the bare name'), 'PROTOCOL'))
+    .addOption(env(new Option('--server <host:port>', 'DNS server to ask').default(parseHostPort('127.0.0.1:5353'), '127.0.0.1:5353').argParser(parseHostPort), 'SERVER'))
+    .addOption(env(new Option('--timeout <ms>', 'per-query timeout').default(3000).argParser(integerIn(1, 60000)), 'TIMEOUT'))
+    .action(async (iface: string, opts: { group?: string; version?: string; namespace: string; zone: string; protocol?: string; server: HostPort; timeout: number }) => {
+      const outcome = await lookupProviders(iface, { ...opts, timeoutMs: opts.timeout });
+      switch (outcome.kind) {
+        case 'found':
+          io.out(outcome.urls.map((u) => `${u}\n`).join(''));
+          return;
+        case 'no-providers':
+          io.err(`no ready provider: ${outcome.name} has no SRV records\n`);
+          process.exitCode = 2;
+          return;
+        case 'not-found':
+          io.err(`no such service: ${outcome.name} does not exist (NXDOMAIN)\n`);
+          process.exitCode = 3;
+          return;
+      }
+    });
+  return root;
+}

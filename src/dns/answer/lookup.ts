@@ -1,0 +1,53 @@
+import type { Query } from '../wire/parse-query.ts';
+import { QCLASS, QTYPE } from '../wire/codes.ts';
+import type { Prepared, ZoneIndex } from '../index/zone-index.ts';
+
+// Pure: a parsed question and a snapshot -> what kind of answer (CoreDNS's Success / NameError /
+// NoData split). Only wire/respond.ts turns this into rcodes and bytes.
+
+/** The outcome of looking a question up. */
+export type Lookup =
+  | { readonly kind: 'answer'; readonly prepared: Prepared }
+  /** The name exists without records of this type (RFC 2308 NODATA). */
+  | { readonly kind: 'nodata' }
+  /** The name does not exist in the zone (RFC 2308 NXDOMAIN). */
+  | { readonly kind: 'nxdomain' }
+  /** Not ours to answer: outside the zone, another class, or a transfer nobody allowed. */
+  | { readonly kind: 'refused' }
+  /** No snapshot yet: never claim a name does not exist before we know (DESIGN §5). */
+  | { readonly kind: 'servfail' }
+  | { readonly kind: 'notimp' }
+  | { readonly kind: 'formerr' };
+
+/**
+ * Looks a question up in a snapshot. `zoneKey` is the apex in wire form; `index` is undefined until
+ * the first snapshot is built.
+ */
+export function lookup(index: ZoneIndex | undefined, zoneKey: string, query: Query): Lookup {
+  if (query.qclass !== QCLASS.IN && query.qclass !== QCLASS.ANY) return { kind: 'refused' };
+  if (!inZone(query.key, zoneKey)) return { kind: 'refused' };
+  if (index === undefined) return { kind: 'servfail' };
+  switch (query.qtype) {
+    case QTYPE.AXFR:
+    case QTYPE.IXFR:
+      return { kind: 'refused' };
+    case QTYPE.MAILA:
+    case QTYPE.MAILB:
+      return { kind: 'notimp' };
+    case QTYPE.OPT:
+      return { kind: 'formerr' }; // RFC 6891 §6.1.1: OPT is a pseudo-record, never a question
+  }
+  const node = query.plain ? index.names.get(query.key) : undefined;
+  if (node === undefined) return { kind: 'nxdomain' };
+  const prepared = query.qtype === QTYPE.ANY ? node.any : node.types.get(query.qtype);
+  return prepared === undefined ? { kind: 'nodata' } : { kind: 'answer', prepared };
+}
+
+/** True when wire-form `key` is the zone or below it, at a label boundary. */
+export function inZone(key: string, zoneKey: string): boolean {
+  if (key.length < zoneKey.length || !key.endsWith(zoneKey)) return false;
+  const boundary = key.length - zoneKey.length;
+  let offset = 0;
+  while (offset < boundary) offset += key.charCodeAt(offset) + 1;
+  return offset === boundary;
+}

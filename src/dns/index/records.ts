@@ -1,0 +1,101 @@
+import { endpointLabel, addressLabel, serviceLabel } from '../../dubbo/naming.ts';
+import { instanceTxt, serviceTxt } from '../../dubbo/metadata.ts';
+import type { ServiceData } from './zone-data.ts';
+
+// Pure: zone data -> the records of DESIGN §5, as readable values (no wire bytes here), so the
+// naming and record rules are tested without a codec.
+
+/** Record data, one shape per type we serve. */
+export type Rdata =
+  | { readonly type: 'A' | 'AAAA'; readonly address: string }
+  | { readonly type: 'SRV'; readonly priority: number; readonly weight: number; readonly port: number; readonly target: string }
+  | { readonly type: 'TXT'; readonly strings: readonly string[] }
+  | { readonly type: 'PTR' | 'NS'; readonly target: string }
+  | {
+      readonly type: 'SOA';
+      readonly mname: string;
+      readonly rname: string;
+      readonly serial: number;
+      readonly refresh: number;
+      readonly retry: number;
+      readonly expire: number;
+      readonly minimum: number;
+    };
+
+export type RecordType = Rdata['type'];
+
+/** All records of one type at one name. */
+export interface RRset {
+  readonly name: string;
+  readonly type: RecordType;
+  readonly records: readonly Rdata[];
+}
+
+/** The records one service key contributes, by owner name (absolute, lowercase, trailing dot). */
+export type ServiceRecords = Map<string, RRset[]>;
+
+/** What the SRV owners need to know to add their targets' addresses to the additional section. */
+export interface ServiceRecordSet {
+  readonly label: string;
+  readonly records: ServiceRecords;
+}
+
+/** Builds the records of one service in zone `zone` (normalised, trailing dot). */
+export function serviceRecords(service: ServiceData, zone: string): ServiceRecordSet {
+  const label = serviceLabel(service.key);
+  const base = `${label}.${service.namespace}.${zone}`;
+  const ready = service.endpoints.filter((e) => e.ready);
+  const out: ServiceRecords = new Map();
+  const add = (name: string, type: RecordType, records: Rdata[]): void => {
+    if (records.length === 0) return;
+    const sets = out.get(name) ?? [];
+    sets.push({ name, type, records });
+    out.set(name, sets);
+  };
+
+  // Endpoint labels: the hostname when it is unique in this service, else the address form.
+  const labelOf = new Map<string, string>();
+  const taken = new Map<string, string>();
+  for (const e of ready) {
+    if (labelOf.has(e.address)) continue;
+    let l = endpointLabel(e.address, e.hostname);
+    const owner = taken.get(l);
+    if (owner !== undefined && owner !== e.address) l = addressLabel(e.address);
+    taken.set(l, e.address);
+    labelOf.set(e.address, l);
+  }
+  const target = (address: string): string => `${labelOf.get(address)}.${base}`;
+  const srv = (endpoints: typeof ready): Rdata[] =>
+    endpoints.map((e) => ({ type: 'SRV', priority: 0, weight: e.weight, port: e.port, target: target(e.address) }));
+  const unique = (family: 'A' | 'AAAA'): Rdata[] => {
+    const seen = new Set<string>();
+    const records: Rdata[] = [];
+    for (const e of ready) {
+      if ((e.address.includes(':') ? 'AAAA' : 'A') !== family || seen.has(e.address)) continue;
+      seen.add(e.address);
+      records.push({ type: family, address: e.address });
+    }
+    return records;
+  };
+
+  const txt: Rdata[] = [{ type: 'TXT', strings: serviceTxt(service.key, service.protocol, service.params) }];
+  const primary = ready.filter((e) => e.protocol === service.protocol);
+  add(base, 'A', unique('A'));
+  add(base, 'AAAA', unique('AAAA'));
+  add(base, 'SRV', srv(primary));
+  add(base, 'TXT', txt);
+  for (const protocol of new Set(ready.map((e) => e.protocol))) {
+    add(`_${protocol}._tcp.${base}`, 'SRV', srv(ready.filter((e) => e.protocol === protocol)));
+  }
+  // RFC 6763 §4: the DNS-SD instance carries the same SRV and TXT as the bare name.
+  const instance = `${label}._dubbo._tcp.${service.namespace}.${zone}`;
+  add(instance, 'SRV', srv(primary));
+  add(instance, 'TXT', txt);
+  for (const [address, l] of labelOf) {
+    const name = `${l}.${base}`;
+    add(name, address.includes(':') ? 'AAAA' : 'A', [{ type: address.includes(':') ? 'AAAA' : 'A', address }]);
+    const own = ready.find((e) => e.address === address);
+    if (own !== undefined) add(name, 'TXT', [{ type: 'TXT', strings: instanceTxt(own.params, service.params) }]);
+  }
+  return { label, records: out };
+}

@@ -1,0 +1,46 @@
+import type { ServiceKey } from '../../dubbo/service-key.ts';
+
+// The one input of the zone index, whatever the source (registry file or Kubernetes): DESIGN §3
+// "one index, two sources". Plain data, so both sources and the tests can build it.
+
+/** One provider instance of a key. */
+export interface EndpointData {
+  /** IPv4 or IPv6 address in canonical text form. */
+  readonly address: string;
+  readonly port: number;
+  readonly protocol: string;
+  /** Pod name or declared hostname; becomes the endpoint label when it is a valid DNS label. */
+  readonly hostname?: string | undefined;
+  readonly ready: boolean;
+  /** SRV weight: Dubbo `weight`, default 100. */
+  readonly weight: number;
+  /** This provider's Dubbo parameters (service-wide ones included). */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** One Dubbo service key published in one namespace. */
+export interface ServiceData {
+  readonly namespace: string;
+  readonly key: ServiceKey;
+  /** The protocol the bare-name SRV describes (DESIGN §5); others get only `_P._tcp` names. */
+  readonly protocol: string;
+  /** Service-wide parameters (what every provider shares, or what was declared for the service). */
+  readonly params: Readonly<Record<string, string>>;
+  readonly endpoints: readonly EndpointData[];
+}
+
+/** Everything a zone is built from. */
+export interface ZoneData {
+  readonly services: readonly ServiceData[];
+}
+
+/** The parameters every endpoint has with the same value (declared ones when there is no endpoint). */
+export function sharedParams(declared: Readonly<Record<string, string>>, endpoints: readonly EndpointData[]): Record<string, string> {
+  const first = endpoints[0];
+  if (first === undefined) return { ...declared };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(first.params)) {
+    if (endpoints.every((e) => e.params[k] === v)) out[k] = v;
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+import { buildZoneIndex, nextSerial, wireKey, type ZoneIndex, type ZoneSettings } from './zone-index.ts';
+import type { ZoneData } from './zone-data.ts';
+import { normalizeZone } from '../../dubbo/naming.ts';
+
+/** What an update did. */
+export type UpdateResult =
+  | { readonly changed: false; readonly index: ZoneIndex }
+  | { readonly changed: true; readonly index: ZoneIndex; readonly previous: ZoneIndex | undefined; readonly buildMs: number };
+
+/**
+ * Holds the current snapshot and swaps in a new one whole (STYLE habit 8). The serial rises only
+ * when the zone's content changes (habit 7: detect change by meaning).
+ */
+export class ZoneHolder {
+  readonly settings: ZoneSettings;
+  /** The apex in wire form: known before any snapshot, so out-of-zone questions are REFUSED early. */
+  readonly zoneKey: string;
+  #current: ZoneIndex | undefined;
+
+  constructor(settings: ZoneSettings) {
+    this.settings = { ...settings, zone: normalizeZone(settings.zone) };
+    this.zoneKey = wireKey(this.settings.zone);
+  }
+
+  /** The snapshot queries read; undefined until the first build. */
+  get current(): ZoneIndex | undefined {
+    return this.#current;
+  }
+
+  /** Builds a snapshot from `data` off to the side and swaps it in when it differs. */
+  update(data: ZoneData): UpdateResult {
+    const previous = this.#current;
+    const started = performance.now();
+    const candidate = buildZoneIndex(data, this.settings, previous?.serial ?? 0, previous);
+    if (previous !== undefined && candidate.fingerprint === previous.fingerprint) return { changed: false, index: previous };
+    // Rebuild only the apex with the real serial: the fragments are reused, so this is cheap.
+    const index = buildZoneIndex(data, this.settings, nextSerial(previous?.serial), candidate);
+    this.#current = index;
+    return { changed: true, index, previous, buildMs: performance.now() - started };
+  }
+}

@@ -1,0 +1,154 @@
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { createServer, type Server as TcpServer, type Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { Transport } from './handler.ts';
+
+// Transport only (STYLE habit 9): sockets in, bytes to the handler, bytes out.
+
+/** Limits that keep hostile TCP clients from holding resources (RFC 7766 §6.2). */
+export interface TcpLimits {
+  /** Connections open at once; more are closed on accept. */
+  readonly maxConnections: number;
+  /** A connection with no complete query for this long is closed. */
+  readonly idleTimeoutMs: number;
+  /** Queries answered per connection before it is closed. */
+  readonly maxQueriesPerConnection: number;
+}
+
+export const DEFAULT_TCP_LIMITS: TcpLimits = { maxConnections: 256, idleTimeoutMs: 10_000, maxQueriesPerConnection: 10_000 };
+
+/** A running UDP + TCP DNS listener. */
+export interface DnsServer {
+  readonly udpPort: number;
+  readonly tcpPort: number;
+  /** Stops accepting, answers what already arrived, closes connections; resolves when done. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Options for {@link startDnsServer}. */
+export interface DnsServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly handle: (packet: Buffer, transport: Transport) => Buffer | undefined;
+  readonly log: Logger;
+  readonly tcp?: TcpLimits;
+  readonly onConnections?: (open: number) => void;
+}
+
+/** Binds UDP and TCP on the same address and port (port 0: the TCP port chosen, then UDP on it). */
+export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
+  const { host, handle, log } = options;
+  const limits = options.tcp ?? DEFAULT_TCP_LIMITS;
+  const connections = new Set<Socket>();
+  let closing = false;
+
+  const tcp: TcpServer = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
+    if (closing || connections.size >= limits.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    connections.add(socket);
+    options.onConnections?.(connections.size);
+    serveConnection(socket, handle, limits, log, () => closing);
+    socket.once('close', () => {
+      connections.delete(socket);
+      options.onConnections?.(connections.size);
+    });
+  });
+  tcp.on('error', (err) => log.error({ err }, 'tcp listener error'));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen({ host, port: options.port, backlog: 511 }, () => {
+      tcp.off('error', reject);
+      resolve();
+    });
+  });
+  const address = tcp.address();
+  const port = typeof address === 'object' && address !== null ? address.port : options.port;
+
+  const udp: UdpSocket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
+  udp.on('message', (msg, rinfo) => {
+    let response: Buffer | undefined;
+    try {
+      response = handle(msg, 'udp');
+    } catch (err) {
+      // The handler is written not to throw; if it ever does, this packet is lost, not the server.
+      log.error({ err, peer: rinfo.address }, 'udp query failed');
+      return;
+    }
+    if (response !== undefined) udp.send(response, rinfo.port, rinfo.address);
+  });
+  udp.on('error', (err) => log.error({ err }, 'udp socket error'));
+  await new Promise<void>((resolve, reject) => {
+    udp.once('error', reject);
+    udp.bind({ address: host, port }, () => {
+      udp.off('error', reject);
+      resolve();
+    });
+  });
+
+  return {
+    udpPort: port,
+    tcpPort: port,
+    async close(graceMs = 5000) {
+      closing = true;
+      udp.close();
+      const listenerClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
+      // Every complete query already received has been answered synchronously; end() flushes those
+      // answers and then closes. A client that does not close in time is cut.
+      for (const socket of connections) socket.end();
+      const deadline = setTimeout(() => {
+        for (const socket of connections) socket.destroy();
+      }, graceMs);
+      await listenerClosed;
+      clearTimeout(deadline);
+    },
+  };
+}
+
+/** RFC 1035 §4.2.2 / RFC 7766: two-byte length prefix, several queries per connection, in order. */
+function serveConnection(
+  socket: Socket,
+  handle: DnsServerOptions['handle'],
+  limits: TcpLimits,
+  log: Logger,
+  closing: () => boolean,
+): void {
+  let pending: Buffer = Buffer.alloc(0);
+  let answered = 0;
+  socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
+  socket.on('error', () => socket.destroy());
+  socket.on('data', (chunk: Buffer) => {
+    // The buffer never holds more than one unanswered message plus one chunk: at most ~128 KiB.
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 2) {
+      const length = pending.readUInt16BE(0);
+      if (pending.length < 2 + length) break;
+      const message = pending.subarray(2, 2 + length);
+      pending = pending.subarray(2 + length);
+      let response: Buffer | undefined;
+      try {
+        response = handle(message, 'tcp');
+      } catch (err) {
+        log.error({ err, peer: socket.remoteAddress }, 'tcp query failed');
+        socket.destroy();
+        return;
+      }
+      if (response === undefined) continue;
+      const prefix = Buffer.alloc(2);
+      prefix.writeUInt16BE(response.length);
+      const flushed = socket.write(Buffer.concat([prefix, response]));
+      answered++;
+      if (answered >= limits.maxQueriesPerConnection || closing()) {
+        socket.end();
+        return;
+      }
+      // A client that sends but does not read: stop reading until it drains (bounded memory).
+      if (!flushed) {
+        socket.pause();
+        socket.once('drain', () => socket.resume());
+      }
+    }
+    if (pending.length > 0 && pending.buffer.byteLength > 4 * 65537) pending = Buffer.from(pending);
+  });
+}

@@ -1,0 +1,268 @@
+import { readFile } from 'node:fs/promises';
+import ipaddr from 'ipaddr.js';
+import { LineCounter, parseDocument, type Document } from 'yaml';
+import { parseProviderUrl, ProviderUrlError } from '../dubbo/provider-url.ts';
+import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
+import { sharedParams, type EndpointData, type ServiceData, type ZoneData } from '../dns/index/zone-data.ts';
+
+// DESIGN §8: the registry file, YAML or JSON (JSON is YAML 1.2), with `services` and raw Dubbo
+// `providers` URLs. Validation walks the parsed value and reports every problem at once, each with
+// the file, line and field path, so one edit fixes them all.
+
+/** One validation problem. */
+export interface Problem {
+  readonly line: number;
+  readonly column: number;
+  /** Field path, e.g. `services[0].endpoints[1].address`. */
+  readonly field: string;
+  readonly message: string;
+}
+
+/** A registry file that cannot be used; `message` lists every problem, one per line. */
+export class RegistryFileError extends Error {
+  override readonly name = 'RegistryFileError';
+  readonly file: string;
+  readonly problems: readonly Problem[];
+  constructor(file: string, problems: readonly Problem[], options?: ErrorOptions) {
+    super(
+      `${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}:\n` +
+        problems.map((p) => `  ${file}:${p.line}:${p.column}: ${p.field === '' ? '' : `${p.field}: `}${p.message}`).join('\n'),
+      options,
+    );
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+type Path = readonly (string | number)[];
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const PROTOCOL = /^[a-z]([-a-z0-9]{0,13}[a-z0-9])?$/;
+const TOP_KEYS = new Set(['namespace', 'services', 'providers']);
+const SERVICE_KEYS = new Set(['interface', 'group', 'version', 'protocol', 'port', 'weight', 'application', 'metadata', 'endpoints']);
+const ENDPOINT_KEYS = new Set(['address', 'port', 'weight', 'hostname', 'ready', 'metadata']);
+
+/** Reads and parses a registry file; throws RegistryFileError naming every problem. */
+export async function loadRegistryFile(file: string): Promise<ZoneData> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new RegistryFileError(file, [{ line: 0, column: 0, field: '', message: `cannot read: ${(err as Error).message}` }], { cause: err });
+  }
+  return parseRegistry(text, file);
+}
+
+/** Parses registry text (YAML or JSON) into zone data. Pure. */
+export function parseRegistry(text: string, file = '<registry>'): ZoneData {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new RegistryFileError(
+      file,
+      doc.errors.map((e) => {
+        const pos = lines.linePos(e.pos[0]);
+        return { line: pos.line, column: pos.col, field: '', message: e.message.split('\n')[0] ?? e.message };
+      }),
+    );
+  }
+  const problems: Problem[] = [];
+  const report = (path: Path, message: string): void => {
+    const { line, column } = locate(doc, lines, path);
+    problems.push({ line, column, field: formatPath(path), message });
+  };
+  const data = validate(doc.toJS() as unknown, report);
+  if (problems.length > 0) throw new RegistryFileError(file, problems);
+  return data;
+}
+
+/** The position of the node at `path`, or of its nearest ancestor that exists. */
+function locate(doc: Document, lines: LineCounter, path: Path): { line: number; column: number } {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = depth === 0 ? doc.contents : doc.getIn(path.slice(0, depth), true);
+    const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
+    if (range !== undefined) {
+      const pos = lines.linePos(range[0]);
+      return { line: pos.line, column: pos.col };
+    }
+  }
+  return { line: 1, column: 1 };
+}
+
+function formatPath(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
+type Report = (path: Path, message: string) => void;
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+interface Builder {
+  key: ServiceKey;
+  protocol: string;
+  declared: Record<string, string>;
+  endpoints: EndpointData[];
+}
+
+function validate(root: unknown, report: Report): ZoneData {
+  if (root === null || root === undefined) return { services: [] }; // an empty file is an empty zone
+  if (!isObject(root)) {
+    report([], 'the file must be a mapping with `services` and/or `providers`');
+    return { services: [] };
+  }
+  unknownKeys(root, TOP_KEYS, [], report);
+  const namespace = root['namespace'] ?? 'default';
+  if (typeof namespace !== 'string' || !DNS_LABEL.test(namespace)) {
+    report(['namespace'], `must be a lowercase DNS label (a Kubernetes namespace name), got ${JSON.stringify(namespace)}`);
+  }
+  const ns = typeof namespace === 'string' ? namespace : 'default';
+  const byKey = new Map<string, Builder>();
+  const builder = (key: ServiceKey, protocol: string): Builder => {
+    const id = serviceKeyId(key);
+    let b = byKey.get(id);
+    if (b === undefined) {
+      b = { key, protocol, declared: {}, endpoints: [] };
+      byKey.set(id, b);
+    }
+    return b;
+  };
+
+  const services = root['services'] ?? [];
+  if (!Array.isArray(services)) report(['services'], 'must be a list');
+  else services.forEach((s, i) => validateService(s, ['services', i], report, builder));
+
+  const providers = root['providers'] ?? [];
+  if (!Array.isArray(providers)) report(['providers'], 'must be a list of provider URLs');
+  else {
+    providers.forEach((p, i) => {
+      const path = ['providers', i];
+      if (typeof p !== 'string') return report(path, 'must be a provider URL string');
+      try {
+        const url = parseProviderUrl(p);
+        if (!ipaddr.isValid(url.host)) return report(path, `host ${JSON.stringify(url.host)} is not an IP address`);
+        const weight = url.params['weight'] === undefined ? 100 : Number(url.params['weight']);
+        if (!isWeight(weight)) return report(path, `weight ${JSON.stringify(url.params['weight'])} must be an integer 0-65535`);
+        builder(url.key, url.protocol).endpoints.push({
+          address: canonicalAddress(url.host),
+          port: url.port,
+          protocol: url.protocol,
+          ready: true,
+          weight,
+          params: url.params,
+        });
+      } catch (err) {
+        if (err instanceof ProviderUrlError) return report(path, err.message);
+        throw err;
+      }
+    });
+  }
+
+  const out: ServiceData[] = [];
+  for (const b of byKey.values()) {
+    out.push({ namespace: ns, key: b.key, protocol: b.protocol, params: sharedParams(b.declared, b.endpoints), endpoints: b.endpoints });
+  }
+  return { services: out };
+}
+
+function validateService(s: unknown, path: Path, report: Report, builder: (key: ServiceKey, protocol: string) => Builder): void {
+  if (!isObject(s)) return report(path, 'must be a mapping with at least `interface`');
+  unknownKeys(s, SERVICE_KEYS, path, report);
+  const iface = s['interface'];
+  if (typeof iface !== 'string' || iface.trim() === '') report([...path, 'interface'], 'is required (a Java interface name)');
+  const group = optionalString(s, 'group', path, report);
+  const version = optionalString(s, 'version', path, report);
+  const protocol = s['protocol'] ?? 'dubbo';
+  if (typeof protocol !== 'string' || !PROTOCOL.test(protocol)) {
+    report([...path, 'protocol'], `must be a protocol name like dubbo or tri (an IANA service name), got ${JSON.stringify(protocol)}`);
+  }
+  const port = s['port'];
+  if (port !== undefined && !isPort(port)) report([...path, 'port'], `must be an integer 1-65535, got ${JSON.stringify(port)}`);
+  const weight = s['weight'];
+  if (weight !== undefined && !isWeight(weight)) report([...path, 'weight'], `must be an integer 0-65535, got ${JSON.stringify(weight)}`);
+  const declared = metadata(s['metadata'], [...path, 'metadata'], report);
+  const application = optionalString(s, 'application', path, report);
+  if (application !== undefined) declared['application'] ??= application;
+  const endpoints = s['endpoints'] ?? [];
+  if (!Array.isArray(endpoints)) report([...path, 'endpoints'], 'must be a list');
+  if (typeof iface !== 'string' || iface.trim() === '' || typeof protocol !== 'string') return;
+
+  const b = builder(serviceKey(iface.trim(), group, version), protocol);
+  Object.assign(b.declared, declared);
+  if (!Array.isArray(endpoints)) return;
+  endpoints.forEach((e, j) => {
+    const epath = [...path, 'endpoints', j];
+    if (!isObject(e)) return report(epath, 'must be a mapping with at least `address`');
+    unknownKeys(e, ENDPOINT_KEYS, epath, report);
+    const address = e['address'];
+    const okAddress = typeof address === 'string' && ipaddr.isValid(address);
+    if (!okAddress) report([...epath, 'address'], `must be an IPv4 or IPv6 address, got ${JSON.stringify(address)}`);
+    const epPort = e['port'] ?? port;
+    if (!isPort(epPort)) {
+      report([...epath, 'port'], e['port'] === undefined ? 'is required (no service-level `port` either)' : `must be an integer 1-65535, got ${JSON.stringify(e['port'])}`);
+    }
+    const own = metadata(e['metadata'], [...epath, 'metadata'], report);
+    const epWeight = e['weight'] ?? (own['weight'] === undefined ? undefined : Number(own['weight'])) ?? weight;
+    if (epWeight !== undefined && !isWeight(epWeight)) report([...epath, 'weight'], `must be an integer 0-65535, got ${JSON.stringify(epWeight)}`);
+    const hostname = optionalString(e, 'hostname', epath, report);
+    if (hostname !== undefined && !DNS_LABEL.test(hostname)) report([...epath, 'hostname'], `must be a lowercase DNS label, got ${JSON.stringify(hostname)}`);
+    const ready = e['ready'] ?? true;
+    if (typeof ready !== 'boolean') report([...epath, 'ready'], `must be true or false, got ${JSON.stringify(ready)}`);
+    if (!okAddress || !isPort(epPort) || typeof ready !== 'boolean') return;
+    const params: Record<string, string> = { ...declared, ...own };
+    if (epWeight !== undefined) params['weight'] = String(epWeight);
+    b.endpoints.push({
+      address: canonicalAddress(address),
+      port: epPort,
+      protocol,
+      hostname,
+      ready,
+      weight: isWeight(epWeight) ? epWeight : 100,
+      params,
+    });
+  });
+}
+
+function unknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>, path: Path, report: Report): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.has(k)) report([...path, k], `unknown field (allowed: ${[...allowed].join(', ')})`);
+  }
+}
+
+function optionalString(obj: Record<string, unknown>, key: string, path: Path, report: Report): string | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'number') return String(v); // `version: 1.0` is a number in YAML
+  if (typeof v !== 'string') {
+    report([...path, key], `must be a string, got ${JSON.stringify(v)}`);
+    return undefined;
+  }
+  return v;
+}
+
+function metadata(v: unknown, path: Path, report: Report): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isObject(v)) {
+    report(path, 'must be a mapping of parameter names to values');
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [k, value] of Object.entries(v)) {
+    if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') out[k] = String(value);
+    else report([...path, k], `must be a string, number or boolean, got ${JSON.stringify(value)}`);
+  }
+  return out;
+}
+
+function isPort(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+function isWeight(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
+}
+
+/** RFC 5952 text form for IPv6, dotted quad for IPv4 (an IPv4-mapped IPv6 address stays IPv6). */
+function canonicalAddress(address: string): string {
+  return ipaddr.parse(address).toString();
+}

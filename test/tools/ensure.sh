@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The one entry point for test/bench setup: installs the Debian packages the
+# tests and benches need (only when missing), builds the pinned Go test
+# binaries into the cache outside the repository (see paths.sh), then prints
+# KEY=path lines on stdout (all progress goes to stderr), so callers can do
+#
+#   eval "$(test/tools/ensure.sh)"          # or: ensure.sh --no-apiserver
+#
+# --no-apiserver  skip the (slow, tens of minutes cold) kube-apiserver build;
+#                 KUBE_APISERVER_BIN is still printed if already cached.
+# Works on a fresh Debian 12 with Go at /usr/local/go; run as root (or with
+# passwordless sudo for the apt step).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=paths.sh
+. "$here/paths.sh"
+
+with_apiserver=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-apiserver) with_apiserver=0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "usage: $0 [--no-apiserver]" >&2; exit 2 ;;
+  esac
+done
+
+log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${0##*/}" "$*" >&2; }
+
+# --- Debian packages ---------------------------------------------------------
+packages=(bind9-dnsutils knot-dnsutils ldnsutils dnsperf knot etcd-server openssl time procps)
+# Packages whose install would start a system service we do not want running:
+# the tests start their own knotd/etcd instances on private ports and dirs.
+services=(knot etcd)
+
+missing=()
+for p in "${packages[@]}"; do
+  if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" != installed ]; then
+    missing+=("$p")
+  fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  SUDO=()
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { log "error: need root (or sudo) to install: ${missing[*]}"; exit 1; }
+    SUDO=(sudo -n)
+  fi
+  log "installing missing Debian packages: ${missing[*]}"
+
+  # Keep maintainer scripts from starting services (invoke-rc.d and
+  # deb-systemd-invoke both honour policy-rc.d's exit 101).
+  policy=/usr/sbin/policy-rc.d
+  policy_backup=""
+  if [ -e "$policy" ]; then
+    policy_backup=$(mktemp /tmp/policy-rc.d.XXXXXX)
+    "${SUDO[@]}" cp -p "$policy" "$policy_backup"
+  fi
+  restore_policy() {
+    if [ -n "$policy_backup" ]; then
+      "${SUDO[@]}" cp -p "$policy_backup" "$policy" && rm -f "$policy_backup"
+    else
+      "${SUDO[@]}" rm -f "$policy"
+    fi
+  }
+  trap restore_policy EXIT
+  printf '#!/bin/sh\n# written by dubbo-dns test/tools/ensure.sh during apt-get install\nexit 101\n' |
+    "${SUDO[@]}" tee "$policy" >/dev/null
+  "${SUDO[@]}" chmod 755 "$policy"
+
+  export DEBIAN_FRONTEND=noninteractive
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update >&2
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >&2
+
+  restore_policy
+  trap - EXIT
+
+  # Also keep the services from starting at boot, on whatever init is there.
+  for s in "${services[@]}"; do
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+      if systemctl list-unit-files "$s.service" >/dev/null 2>&1; then
+        "${SUDO[@]}" systemctl disable --now "$s.service" >&2 || true
+      fi
+    elif [ -x "/etc/init.d/$s" ] && command -v update-rc.d >/dev/null 2>&1; then
+      "${SUDO[@]}" update-rc.d "$s" disable >&2 || true
+    fi
+  done
+fi
+
+# --- Go-built binaries --------------------------------------------------------
+coredns=$("$here/build-coredns.sh")
+apiserver=""
+if [ "$with_apiserver" = 1 ]; then
+  apiserver=$("$here/build-kube-apiserver.sh")
+elif [ -x "$KUBE_APISERVER_BIN" ]; then
+  apiserver="$KUBE_APISERVER_BIN"
+fi
+
+# --- result -------------------------------------------------------------------
+kv() { printf '%s=%q\n' "$1" "$2"; }
+kv DUBBO_DNS_CACHE "$DUBBO_DNS_CACHE"
+kv COREDNS_BIN "$coredns"
+if [ -n "$apiserver" ]; then kv KUBE_APISERVER_BIN "$apiserver"; fi
+for pair in ETCD_BIN=etcd KNOTD_BIN=knotd KNOTC_BIN=knotc DIG_BIN=dig KDIG_BIN=kdig \
+            DRILL_BIN=drill DNSPERF_BIN=dnsperf OPENSSL_BIN=openssl; do
+  key=${pair%%=*} cmd=${pair#*=} path=""
+  for dir in /usr/sbin /usr/bin /sbin /bin; do   # knotd lives in /usr/sbin
+    if [ -x "$dir/$cmd" ]; then path="$dir/$cmd"; break; fi
+  done
+  [ -n "$path" ] || path=$(command -v "$cmd" || true)
+  if [ -z "$path" ]; then log "error: $cmd not found after install"; exit 1; fi
+  kv "$key" "$path"
+done
