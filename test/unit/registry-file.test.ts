@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { parseRegistry, RegistryFileError } from '../../src/source/registry-file.ts';
+
+const problemsOf = (text: string): string[] => {
+  try {
+    parseRegistry(text, 'reg.yaml');
+  } catch (err) {
+    assert.ok(err instanceof RegistryFileError, String(err));
+    return err.problems.map((p) => `${p.line}:${p.field}: ${p.message}`);
+  }
+  assert.fail('expected the file to be rejected');
+};
+
+describe('registry file (DESIGN §8)', () => {
+  it('reads the example registry: services and providers merged by key', () => {
+    const data = parseRegistry(readFileSync(new URL('../../examples/registry.yaml', import.meta.url), 'utf8'));
+    const demo = data.services.find((s) => s.key.interface === 'org.apache.dubbo.demo.DemoService');
+    assert.ok(demo);
+    assert.equal(demo.namespace, 'shop');
+    assert.equal(demo.protocol, 'tri');
+    assert.deepEqual(
+      demo.endpoints.map((e) => [e.address, e.port, e.ready, e.weight, e.hostname]),
+      [
+        ['10.0.0.11', 50051, true, 100, 'demo-0'],
+        ['10.0.0.12', 50051, true, 200, 'demo-1'],
+        ['fd00::12', 50051, false, 100, undefined],
+        ['10.0.0.13', 50051, true, 100, undefined],
+      ],
+    );
+    assert.equal(demo.params['serialization'], 'hessian2');
+    const order = data.services.find((s) => s.key.interface === 'org.apache.dubbo.demo.OrderService');
+    assert.equal(order?.endpoints[0]?.port, 20880);
+  });
+
+  it('reads JSON too, and defaults the namespace and protocol', () => {
+    const data = parseRegistry('{"services":[{"interface":"a.B","port":1,"endpoints":[{"address":"10.0.0.1"}]}]}');
+    assert.equal(data.services[0]?.namespace, 'default');
+    assert.equal(data.services[0]?.protocol, 'dubbo');
+    assert.equal(data.services[0]?.endpoints[0]?.weight, 100);
+  });
+
+  it('an empty file is an empty zone', () => {
+    assert.deepEqual(parseRegistry(''), { services: [] });
+  });
+
+  it('lists every problem at once, each with its line and field', () => {
+    const text = [
+      'namespace: Shop_1', // 1
+      'services:', // 2
+      '  - interface: a.B', // 3
+      '    protocol: "no spaces"', // 4
+      '    endpoints:', // 5
+      '      - address: 10.0.0.999', // 6
+      '        port: 70000', // 7
+      '      - { address: 10.0.0.2, weight: -1, port: 1, colour: red }', // 8
+      '  - group: g', // 9
+      'providers:', // 10
+      '  - "dubbo://example.com:1/a.B"', // 11
+      '  - "garbage"', // 12
+    ].join('\n');
+    assert.deepEqual(problemsOf(text), [
+      '1:namespace: must be a lowercase DNS label (a Kubernetes namespace name), got "Shop_1"',
+      '4:services[0].protocol: must be a protocol name like dubbo or tri (an IANA service name), got "no spaces"',
+      '6:services[0].endpoints[0].address: must be an IPv4 or IPv6 address, got "10.0.0.999"',
+      '7:services[0].endpoints[0].port: must be an integer 1-65535, got 70000',
+      '8:services[0].endpoints[1].colour: unknown field (allowed: address, port, weight, hostname, ready, metadata)',
+      '8:services[0].endpoints[1].weight: must be an integer 0-65535, got -1',
+      '9:services[1].interface: is required (a Java interface name)',
+      '11:providers[0]: host "example.com" is not an IP address',
+      '12:providers[1]: not a provider URL (want proto://host:port/interface?params): "garbage"',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their line', () => {
+    assert.deepEqual(problemsOf('namespace: shop\nservices:\n  - interface: a.B\n    interface: c.D\n'), [
+      '4:: Map keys must be unique',
+    ]);
+    const unclosed = problemsOf('services:\n  - interface: a.B\n    endpoints: [ {address: 1\n');
+    assert.match(unclosed[0] ?? '', /^[34]:: Flow map .* must .* end with a \}/);
+  });
+
+  it('names the file in the message', () => {
+    assert.throws(() => parseRegistry('services: 3', 'conf/reg.yaml'), /conf\/reg\.yaml:1:\d+: services: must be a list/);
+  });
+
+  it('needs a port from the endpoint or the service', () => {
+    assert.deepEqual(problemsOf('services:\n  - interface: a.B\n    endpoints: [{ address: 10.0.0.1 }]\n'), [
+      '3:services[0].endpoints[0].port: is required (no service-level `port` either)',
+    ]);
+  });
+});
