@@ -1,3 +1,5 @@
+import cluster from 'node:cluster';
+import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
 import { integerIn, parseHostPort, parseNamespace, parseZone, type HostPort } from './config/parse.ts';
 import { formatNames } from './commands/name.ts';
@@ -41,10 +43,13 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(
       env(new Option('--max-udp-size <bytes>', 'largest UDP answer with EDNS (RFC 6891)').default(1232).argParser(integerIn(512, 65535)), 'MAX_UDP_SIZE'),
     )
+    .addOption(
+      env(new Option('--workers <n>', 'processes answering queries (0: one per CPU)').default(1).argParser(integerIn(0, 64)), 'WORKERS'),
+    )
     .addOption(env(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'LOG_LEVEL'))
-    .action(async (opts: { registry: string; zone: string; listen: HostPort; httpListen?: HostPort; ttl: number; maxUdpSize: number; logLevel: string }) => {
+    .action(async (opts: { registry: string; zone: string; listen: HostPort; httpListen?: HostPort; ttl: number; maxUdpSize: number; workers: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
-      const running = await serve(opts, log);
+      const running = await serve({ ...opts, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
       io.onServe?.(running);
       const stop = (signal: string): void => {
         log.info({ signal }, 'shutting down');
@@ -56,8 +61,9 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
           },
         );
       };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      // In a cluster the primary stops the workers; a worker ignores signals meant for the group.
+      process.once('SIGTERM', () => (cluster.isWorker ? undefined : stop('SIGTERM')));
+      process.once('SIGINT', () => (cluster.isWorker ? undefined : stop('SIGINT')));
     });
 
   root

@@ -1,15 +1,18 @@
+import cluster, { type Worker } from 'node:cluster';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Server } from 'node:http';
+import { AggregatorRegistry, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createHandler } from '../dns/handler.ts';
+import type { ZoneData } from '../dns/index/zone-data.ts';
 import { ZoneHolder } from '../dns/index/zone-holder.ts';
-import { startDnsServer } from '../dns/server.ts';
-import { typeName, rcodeName } from '../dns/wire/codes.ts';
-import { startHttp } from '../observability/http.ts';
-import { DnsMetrics } from '../observability/metrics.ts';
-import { parseRegistry, RegistryFileError } from '../source/registry-file.ts';
-import { watchFile } from '../source/watch-file.ts';
+import { nextSerial } from '../dns/index/zone-index.ts';
+import { startDnsServer, type DnsServer } from '../dns/server.ts';
+import { rcodeName, typeName } from '../dns/wire/codes.ts';
+import { startHttp, type Readiness } from '../observability/http.ts';
+import { QueryMetrics, ZoneMetrics } from '../observability/metrics.ts';
+import { RegistryFileSource } from '../source/registry-source.ts';
+import type { RegistryFileError } from '../source/registry-file.ts';
 import type { HostPort } from '../config/parse.ts';
 
 /** Settings of `dubbo-dns serve`. */
@@ -20,106 +23,228 @@ export interface ServeOptions {
   readonly httpListen?: HostPort | undefined;
   readonly ttl: number;
   readonly maxUdpSize: number;
+  /** Processes answering queries; 1 answers in this process (DESIGN §3: use every core). */
+  readonly workers: number;
 }
 
-/** A running server, for tests and for the signal handlers. */
+/** A running server. */
 export interface RunningServe {
   readonly dnsPort: number;
-  readonly httpPort: number | undefined;
-  readonly holder: ZoneHolder;
-  /** Re-reads the registry file now (the watcher calls this). */
-  reload(): Promise<void>;
   stop(): Promise<void>;
 }
 
-/** Starts the DNS server on a registry file. Rejects when the first load fails (nothing to serve). */
+/** Starts `serve` in the role this process has: single process, cluster primary, or worker. */
 export async function serve(options: ServeOptions, log: Logger): Promise<RunningServe> {
-  const metrics = new DnsMetrics();
-  const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
-  const source = log.child({ component: 'registry-file', file: options.registry });
-  let lastHash = '';
+  if (cluster.isWorker) return serveWorker(options, log.child({ worker: cluster.worker?.id }));
+  if (options.workers > 1) return servePrimary(options, log);
+  return serveSingle(options, log);
+}
 
-  const reload = async (): Promise<void> => {
-    let text: string;
-    try {
-      text = await readFile(options.registry, 'utf8');
-    } catch (err) {
-      metrics.reloadFailures.inc();
-      source.warn({ err: (err as Error).message }, 'registry file unreadable; still serving the last good zone');
-      if (holder.current === undefined) throw new RegistryFileError(options.registry, [{ line: 0, column: 0, field: '', message: `cannot read: ${(err as Error).message}` }]);
-      return;
-    }
-    const hash = createHash('sha256').update(text).digest('hex');
-    if (hash === lastHash) return;
-    try {
-      const data = parseRegistry(text, options.registry);
-      const result = holder.update(data);
-      lastHash = hash;
-      if (!result.changed) return;
-      const { stats, serial } = result.index;
-      metrics.reloads.inc();
-      metrics.buildSeconds.observe(result.buildMs / 1000);
-      metrics.serial.set(serial);
-      metrics.records.set(stats.records);
-      metrics.services.set(stats.services);
-      source.info({ serial, services: stats.services, endpoints: stats.endpoints, records: stats.records, buildMs: Math.round(result.buildMs * 10) / 10 }, result.previous === undefined ? 'zone loaded' : 'zone reloaded');
-    } catch (err) {
-      if (!(err instanceof RegistryFileError)) throw err;
-      metrics.reloadFailures.inc();
-      if (holder.current === undefined) throw err;
-      lastHash = hash;
-      source.warn({ problems: err.problems }, 'registry file rejected; still serving the last good zone');
-    }
+/** Messages between a cluster's primary and its workers. */
+type ToWorker = { readonly type: 'zone'; readonly data: ZoneData; readonly serial: number } | { readonly type: 'stop' };
+type ToPrimary =
+  | { readonly type: 'hello' }
+  | { readonly type: 'installed'; readonly serial: number; readonly buildMs: number; readonly stats: { records: number; services: number; endpoints: number } };
+
+function rejectedLogger(log: Logger, metrics: ZoneMetrics) {
+  return (err: RegistryFileError): void => {
+    metrics.reloadFailures.inc();
+    log.warn({ problems: err.problems }, 'registry file rejected; still serving the last good zone');
   };
+}
 
-  await reload();
-  const handle = createHandler(
-    holder,
-    { maxUdpSize: options.maxUdpSize },
-    {
-      answered(transport, qtype, rcode, truncated) {
-        metrics.queries.inc({ transport, qtype: typeName(qtype), rcode: rcodeName(rcode) });
-        if (truncated) metrics.truncated.inc();
-      },
-      dropped(transport) {
-        metrics.dropped.inc({ transport });
-      },
+function queryObserver(metrics: QueryMetrics) {
+  return {
+    answered(transport: 'udp' | 'tcp', qtype: number, rcode: number, truncated: boolean) {
+      metrics.queries.inc({ transport, qtype: typeName(qtype), rcode: rcodeName(rcode) });
+      if (truncated) metrics.truncated.inc();
     },
-  );
-  const dnsLog = log.child({ component: 'dns' });
-  const dns = await startDnsServer({ host: options.listen.host, port: options.listen.port, handle, log: dnsLog, onConnections: (n) => metrics.tcpConnections.set(n) });
-  let http: Server | undefined;
-  if (options.httpListen !== undefined) {
-    http = await startHttp(
-      options.httpListen,
-      metrics.registry,
-      () => {
-        const index = holder.current;
-        return index === undefined
-          ? { ready: false, detail: 'no zone loaded yet' }
-          : { ready: true, detail: `zone ${index.zone} serial ${index.serial}, ${index.stats.services} services` };
-      },
-      log.child({ component: 'http' }),
-    );
-  }
-  const watcher = watchFile(options.registry, () => {
-    reload().catch((err: unknown) => source.error({ err }, 'reload failed'));
+    dropped(transport: 'udp' | 'tcp') {
+      metrics.dropped.inc({ transport });
+    },
+  };
+}
+
+async function startServing(options: ServeOptions, holder: ZoneHolder, metrics: QueryMetrics, log: Logger): Promise<DnsServer> {
+  const handle = createHandler(holder, { maxUdpSize: options.maxUdpSize }, queryObserver(metrics));
+  return startDnsServer({
+    host: options.listen.host,
+    port: options.listen.port,
+    handle,
+    log: log.child({ component: 'dns' }),
+    onConnections: (n) => metrics.tcpConnections.set(n),
   });
-  const httpAddress = http?.address();
+}
+
+async function maybeHttp(options: ServeOptions, metrics: () => Promise<{ text: string; contentType: string }>, readiness: () => Readiness, log: Logger): Promise<Server | undefined> {
+  if (options.httpListen === undefined) return undefined;
+  return startHttp(options.httpListen, metrics, readiness, log.child({ component: 'http' }));
+}
+
+function started(log: Logger, options: ServeOptions, zone: string, dnsPort: number, http: Server | undefined): void {
+  const a = http?.address();
   log.info(
-    { zone: holder.settings.zone, listen: `${options.listen.host}:${dns.udpPort}`, http: typeof httpAddress === 'object' && httpAddress !== null ? `${httpAddress.address}:${httpAddress.port}` : undefined },
+    { zone, listen: `${options.listen.host}:${dnsPort}`, http: typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : undefined, workers: options.workers },
     'dns server started',
   );
+}
+
+/** One process: reads the registry, holds the zone, answers queries. */
+async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningServe> {
+  const registry = new Registry();
+  const zoneMetrics = new ZoneMetrics(registry);
+  const queryMetrics = new QueryMetrics(registry);
+  const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
+  const sourceLog = log.child({ component: 'registry-file', file: options.registry });
+  const swap = (data: ZoneData, first: boolean): void => {
+    const result = holder.update(data);
+    if (!result.changed) return;
+    zoneMetrics.swapped(result.index, result.buildMs);
+    const { serial, stats } = result.index;
+    sourceLog.info({ serial, ...stats, buildMs: round(result.buildMs) }, first ? 'zone loaded' : 'zone reloaded');
+  };
+  const source = new RegistryFileSource(options.registry, { accepted: (d) => swap(d, false), rejected: rejectedLogger(sourceLog, zoneMetrics) }, sourceLog);
+  swap(await source.load(), true);
+  source.watch();
+
+  const dns = await startServing(options, holder, queryMetrics, log);
+  const http = await maybeHttp(
+    options,
+    async () => ({ text: await registry.metrics(), contentType: registry.contentType }),
+    () => {
+      const index = holder.current;
+      return index === undefined ? { ready: false, detail: 'no zone loaded yet' } : { ready: true, detail: `zone ${index.zone} serial ${index.serial}, ${index.stats.services} services` };
+    },
+    log,
+  );
+  started(log, options, holder.settings.zone, dns.udpPort, http);
   return {
     dnsPort: dns.udpPort,
-    httpPort: typeof httpAddress === 'object' && httpAddress !== null ? httpAddress.port : undefined,
-    holder,
-    reload,
     async stop() {
-      watcher.close();
+      source.close();
       await dns.close();
-      await new Promise<void>((resolve) => (http === undefined ? resolve() : http.close(() => resolve())));
+      await closeHttp(http);
       log.info('dns server stopped');
     },
   };
+}
+
+/**
+ * Cluster primary: reads the registry, chooses the serial, and hands each version to the workers,
+ * which answer on the shared sockets. Serves /metrics (summed over workers) and /readyz.
+ */
+async function servePrimary(options: ServeOptions, log: Logger): Promise<RunningServe> {
+  const registry = new Registry();
+  const zoneMetrics = new ZoneMetrics(registry);
+  const aggregator = new AggregatorRegistry();
+  const sourceLog = log.child({ component: 'registry-file', file: options.registry });
+  let zone: { data: ZoneData; serial: number; hash: string } | undefined;
+  const installed = new Map<number, number>(); // worker id -> serial it serves
+  let stopping = false;
+  let counted: number | undefined; // the serial last counted as swapped in everywhere
+
+  const broadcast = (): void => {
+    if (zone === undefined) return;
+    for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'zone', data: zone.data, serial: zone.serial } satisfies ToWorker);
+  };
+  const accept = (data: ZoneData, first: boolean): void => {
+    const hash = createHash('sha256').update(JSON.stringify(data)).digest('hex');
+    if (zone?.hash === hash) return;
+    zone = { data, serial: nextSerial(zone?.serial), hash };
+    sourceLog.info({ serial: zone.serial, services: data.services.length }, first ? 'zone loaded' : 'zone reloaded');
+    broadcast();
+  };
+  const source = new RegistryFileSource(options.registry, { accepted: (d) => accept(d, false), rejected: rejectedLogger(sourceLog, zoneMetrics) }, sourceLog);
+  accept(await source.load(), true);
+  source.watch();
+
+  const fork = (): Worker => {
+    const worker = cluster.fork();
+    worker.on('message', (msg: ToPrimary) => {
+      // A worker says hello once it listens for messages; anything sent before that would be lost.
+      if (msg.type === 'hello' && zone !== undefined) worker.send({ type: 'zone', data: zone.data, serial: zone.serial } satisfies ToWorker);
+      if (msg.type !== 'installed') return;
+      installed.set(worker.id, msg.serial);
+      const everywhere = [...installed.values()].every((s) => s === msg.serial) && installed.size === Object.keys(cluster.workers ?? {}).length;
+      if (msg.serial === zone?.serial && everywhere && counted !== msg.serial) {
+        counted = msg.serial;
+        zoneMetrics.swapped({ serial: msg.serial, stats: msg.stats }, msg.buildMs);
+      }
+    });
+    return worker;
+  };
+  cluster.on('exit', (worker, code, signal) => {
+    installed.delete(worker.id);
+    if (stopping) return;
+    log.error({ worker: worker.id, code, signal }, 'worker exited; starting another');
+    setTimeout(fork, 1000).unref();
+  });
+  const listening = new Promise<number>((resolve) => cluster.once('listening', (_w, address) => resolve(address.port)));
+  for (let i = 0; i < options.workers; i++) fork();
+  const dnsPort = await listening;
+
+  const http = await maybeHttp(
+    options,
+    async () => {
+      const workers = await aggregator.clusterMetrics();
+      return { text: `${await registry.metrics()}\n${workers}`, contentType: registry.contentType };
+    },
+    () => {
+      const live = Object.keys(cluster.workers ?? {}).length;
+      const ready = zone !== undefined && installed.size >= live && live > 0;
+      return { ready, detail: ready ? `zone serial ${zone?.serial} in ${live} workers` : `${installed.size}/${live} workers have a zone` };
+    },
+    log,
+  );
+  started(log, options, options.zone, dnsPort, http);
+  return {
+    dnsPort,
+    async stop() {
+      stopping = true;
+      source.close();
+      const exits = Object.values(cluster.workers ?? {}).map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            if (w === undefined) return resolve();
+            w.once('exit', () => resolve());
+            w.send({ type: 'stop' } satisfies ToWorker);
+          }),
+      );
+      await Promise.all(exits);
+      await closeHttp(http);
+      log.info('dns server stopped');
+    },
+  };
+}
+
+/** Cluster worker: answers queries from the zone the primary sends. */
+async function serveWorker(options: ServeOptions, log: Logger): Promise<RunningServe> {
+  const registry = new Registry();
+  // Constructing an AggregatorRegistry is what makes prom-client answer the primary's requests.
+  new AggregatorRegistry();
+  AggregatorRegistry.setRegistries([registry]);
+  const metrics = new QueryMetrics(registry);
+  const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
+  // Until the first zone arrives, in-zone questions get SERVFAIL (never NXDOMAIN).
+  const dns = await startServing(options, holder, metrics, log);
+  process.on('message', (msg: ToWorker) => {
+    if (msg.type === 'zone') {
+      const result = holder.install(msg.data, msg.serial);
+      process.send?.({ type: 'installed', serial: msg.serial, buildMs: result.changed ? result.buildMs : 0, stats: result.index.stats } satisfies ToPrimary);
+    } else if (msg.type === 'stop') {
+      dns.close().then(() => process.exit(0));
+    }
+  });
+  // The primary handles signals for the cluster; a worker only stops when told (or orphaned).
+  process.on('disconnect', () => void dns.close().then(() => process.exit(0)));
+  process.send?.({ type: 'hello' } satisfies ToPrimary);
+  return { dnsPort: dns.udpPort, stop: () => dns.close() };
+}
+
+function closeHttp(http: Server | undefined): Promise<void> {
+  return new Promise((resolve) => (http === undefined ? resolve() : http.close(() => resolve())));
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
 }

@@ -1,5 +1,4 @@
 import { createServer, type Server } from 'node:http';
-import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 
 /** What `/readyz` reports: ready or not, with a human-readable detail. */
@@ -9,7 +8,12 @@ export interface Readiness {
 }
 
 /** Serves `/healthz` (the process runs), `/readyz` (ready to answer) and `/metrics` (Prometheus). */
-export async function startHttp(listen: { host: string; port: number }, registry: Registry, readiness: () => Readiness, log: Logger): Promise<Server> {
+export async function startHttp(
+  listen: { host: string; port: number },
+  metrics: () => Promise<{ text: string; contentType: string }>,
+  readiness: () => Readiness,
+  log: Logger,
+): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -22,8 +26,8 @@ export async function startHttp(listen: { host: string; port: number }, registry
       const r = readiness();
       res.writeHead(r.ready ? 200 : 503, { 'content-type': 'text/plain' }).end(`${r.ready ? 'ok' : 'not ready'}: ${r.detail}\n`);
     } else if (path === '/metrics') {
-      registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text),
+      metrics().then(
+        ({ text, contentType }) => res.writeHead(200, { 'content-type': contentType }).end(text),
         (err: unknown) => {
           log.error({ err }, 'metrics collection failed');
           res.writeHead(500).end();

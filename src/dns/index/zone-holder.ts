@@ -27,6 +27,18 @@ export class ZoneHolder {
     return this.#current;
   }
 
+  /**
+   * Builds a snapshot with a serial chosen elsewhere (a cluster's primary, so every worker serves
+   * the same SOA) and swaps it in.
+   */
+  install(data: ZoneData, serial: number): UpdateResult {
+    const previous = this.#current;
+    const started = performance.now();
+    const index = buildZoneIndex(data, this.settings, serial, previous);
+    this.#current = index;
+    return { changed: true, index, previous, buildMs: performance.now() - started };
+  }
+
   /** Builds a snapshot from `data` off to the side and swaps it in when it differs. */
   update(data: ZoneData): UpdateResult {
     const previous = this.#current;

@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Logger } from 'pino';
+import type { ZoneData } from '../dns/index/zone-data.ts';
+import { parseRegistry, RegistryFileError } from './registry-file.ts';
+import { watchFile, type FileWatch } from './watch-file.ts';
+
+/** Where a registry file's accepted versions and rejections go. */
+export interface RegistrySink {
+  /** A new valid version of the file. */
+  accepted(data: ZoneData): void;
+  /** A version that was rejected (unreadable or invalid); the last good data stays in force. */
+  rejected(error: RegistryFileError): void;
+}
+
+/**
+ * The registry file as a source of zone data: read, validate, and watch for changes. A version whose
+ * bytes did not change is not parsed again; a bad version is reported and otherwise ignored.
+ */
+export class RegistryFileSource {
+  readonly file: string;
+  #log: Logger;
+  #sink: RegistrySink;
+  #lastHash = '';
+  #watch: FileWatch | undefined;
+  #queue: Promise<void> = Promise.resolve();
+
+  constructor(file: string, sink: RegistrySink, log: Logger) {
+    this.file = file;
+    this.#sink = sink;
+    this.#log = log;
+  }
+
+  /** Reads the file once; resolves with the data, or rejects with every problem when it is not usable. */
+  async load(): Promise<ZoneData> {
+    const text = await this.#read();
+    const data = parseRegistry(text, this.file);
+    this.#lastHash = hash(text);
+    return data;
+  }
+
+  /** Watches the file and re-reads it on change (reloads never overlap). */
+  watch(): void {
+    this.#watch ??= watchFile(this.file, () => void this.reload());
+  }
+
+  /** Re-reads the file now; changes go to the sink. */
+  reload(): Promise<void> {
+    this.#queue = this.#queue.then(() => this.#reloadOnce());
+    return this.#queue;
+  }
+
+  close(): void {
+    this.#watch?.close();
+  }
+
+  async #reloadOnce(): Promise<void> {
+    let text: string;
+    try {
+      text = await this.#read();
+    } catch (err) {
+      this.#lastHash = '';
+      this.#sink.rejected(err as RegistryFileError);
+      return;
+    }
+    const h = hash(text);
+    if (h === this.#lastHash) return;
+    this.#lastHash = h;
+    try {
+      this.#sink.accepted(parseRegistry(text, this.file));
+    } catch (err) {
+      if (!(err instanceof RegistryFileError)) throw err;
+      this.#sink.rejected(err);
+    }
+  }
+
+  async #read(): Promise<string> {
+    try {
+      return await readFile(this.file, 'utf8');
+    } catch (err) {
+      this.#log.debug({ err }, 'registry file read failed');
+      throw new RegistryFileError(this.file, [{ line: 0, column: 0, field: '', message: `cannot read: ${(err as Error).message}` }], { cause: err });
+    }
+  }
+}
+
+function hash(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
