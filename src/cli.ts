@@ -44,10 +44,27 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       env(new Option('--max-udp-size <bytes>', 'largest UDP answer with EDNS (RFC 6891)').default(1232).argParser(integerIn(512, 65535)), 'MAX_UDP_SIZE'),
     )
     .addOption(
+      env(new Option('--tcp-idle-timeout <ms>', 'close a TCP connection idle this long (RFC 7766 §6.2.3)').default(10000).argParser(integerIn(100, 600000)), 'TCP_IDLE_TIMEOUT'),
+    )
+    .addOption(
+      env(new Option('--max-tcp-connections <n>', 'TCP connections open at once; more are refused').default(256).argParser(integerIn(1, 65535)), 'MAX_TCP_CONNECTIONS'),
+    )
+    .addOption(
       env(new Option('--workers <n>', 'processes answering queries (0: one per CPU)').default(1).argParser(integerIn(0, 64)), 'WORKERS'),
     )
     .addOption(env(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'LOG_LEVEL'))
-    .action(async (opts: { registry: string; zone: string; listen: HostPort; httpListen?: HostPort; ttl: number; maxUdpSize: number; workers: number; logLevel: string }) => {
+    .action(async (opts: {
+      registry: string;
+      zone: string;
+      listen: HostPort;
+      httpListen?: HostPort;
+      ttl: number;
+      maxUdpSize: number;
+      tcpIdleTimeout: number;
+      maxTcpConnections: number;
+      workers: number;
+      logLevel: string;
+    }) => {
       const log = createLogger({ level: opts.logLevel });
       const running = await serve({ ...opts, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
       io.onServe?.(running);

@@ -7,7 +7,7 @@ import { createHandler } from '../dns/handler.ts';
 import type { ZoneData } from '../dns/index/zone-data.ts';
 import { ZoneHolder } from '../dns/index/zone-holder.ts';
 import { nextSerial } from '../dns/index/zone-index.ts';
-import { startDnsServer, type DnsServer } from '../dns/server.ts';
+import { DEFAULT_TCP_LIMITS, startDnsServer, type DnsServer } from '../dns/server.ts';
 import { rcodeName, typeName } from '../dns/wire/codes.ts';
 import { startHttp, type Readiness } from '../observability/http.ts';
 import { QueryMetrics, ZoneMetrics } from '../observability/metrics.ts';
@@ -23,6 +23,8 @@ export interface ServeOptions {
   readonly httpListen?: HostPort | undefined;
   readonly ttl: number;
   readonly maxUdpSize: number;
+  readonly tcpIdleTimeout: number;
+  readonly maxTcpConnections: number;
   /** Processes answering queries; 1 answers in this process (DESIGN §3: use every core). */
   readonly workers: number;
 }
@@ -72,6 +74,7 @@ async function startServing(options: ServeOptions, holder: ZoneHolder, metrics: 
     port: options.listen.port,
     handle,
     log: log.child({ component: 'dns' }),
+    tcp: { ...DEFAULT_TCP_LIMITS, idleTimeoutMs: options.tcpIdleTimeout, maxConnections: options.maxTcpConnections },
     onConnections: (n) => metrics.tcpConnections.set(n),
   });
 }
