@@ -1,0 +1,172 @@
+import { request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpRequest } from 'node:http';
+import { createInterface } from 'node:readline';
+import type { KubeConfig } from '@kubernetes/client-node';
+
+// A thin REST client over the API server. Credentials and TLS come from client-node's KubeConfig
+// (kubeconfig file or in-cluster); requests are plain HTTP so that list, watch, server-side apply
+// (also of status subresources) and error kinds are fully in our hands: client-node's informer
+// stops after non-410 errors and caches whole objects (DESIGN §2), and its object API cannot apply
+// to a subresource.
+
+/** An API error, classified at the boundary (STYLE habit 5). */
+export class KubeError extends Error {
+  override readonly name = 'KubeError';
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.status = status;
+    this.reason = reason;
+  }
+  /** Worth retrying with backoff: the server or the network failed, or asked us to slow down. */
+  get transient(): boolean {
+    return this.status === 0 || this.status === 429 || this.status >= 500 || this.status === 409;
+  }
+}
+
+/** Options of one request. */
+export interface RequestInit {
+  readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
+  readonly body?: unknown;
+  readonly contentType?: string;
+  readonly timeoutMs?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** Talks to one API server with one identity. */
+export class KubeClient {
+  readonly server: string;
+  #kc: KubeConfig;
+  #base: RequestOptions | undefined;
+
+  constructor(kc: KubeConfig) {
+    const cluster = kc.getCurrentCluster();
+    if (cluster === null) throw new Error('kubeconfig has no current cluster');
+    this.server = cluster.server.replace(/\/+$/, '');
+    this.#kc = kc;
+  }
+
+  async #options(): Promise<RequestOptions> {
+    if (this.#base === undefined) {
+      const opts: RequestOptions = {};
+      await this.#kc.applyToHTTPSOptions(opts);
+      this.#base = opts;
+    }
+    return this.#base;
+  }
+
+  #url(path: string, query?: RequestInit['query']): URL {
+    const url = new URL(this.server + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) url.searchParams.set(k, String(v));
+    return url;
+  }
+
+  /** One request; resolves with the decoded JSON body (undefined for empty), throws KubeError. */
+  async request<T = unknown>(method: string, path: string, init: RequestInit = {}): Promise<T> {
+    const url = this.#url(path, init.query);
+    const base = await this.#options();
+    const payload = init.body === undefined ? undefined : Buffer.from(typeof init.body === 'string' ? init.body : JSON.stringify(init.body));
+    return new Promise<T>((resolve, reject) => {
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(
+        url,
+        {
+          ...base,
+          method,
+          headers: {
+            ...(base.headers ?? {}),
+            accept: 'application/json',
+            ...(payload === undefined ? {} : { 'content-type': init.contentType ?? 'application/json', 'content-length': payload.length }),
+          },
+          timeout: init.timeoutMs ?? 30_000,
+          signal: init.signal,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', (err) => reject(new KubeError(0, 'NetworkError', `${method} ${path}: ${err.message}`, { cause: err })));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let body: unknown;
+            try {
+              body = text === '' ? undefined : JSON.parse(text);
+            } catch {
+              body = text;
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) return resolve(body as T);
+            const s = (typeof body === 'object' && body !== null ? body : {}) as { reason?: string; message?: string };
+            reject(new KubeError(status, s.reason ?? `HTTP${status}`, `${method} ${path}: ${status} ${s.message ?? text.slice(0, 200)}`));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('request timed out')));
+      req.on('error', (err) => reject(new KubeError(0, 'NetworkError', `${method} ${path}: ${err.message}`, { cause: err })));
+      req.end(payload);
+    });
+  }
+
+  /** Server-side apply of a whole object (or of a subresource, with `subresource`). */
+  apply<T = unknown>(path: string, manifest: unknown, fieldManager: string, force = true): Promise<T> {
+    return this.request<T>('PATCH', path, {
+      query: { fieldManager, force },
+      body: manifest,
+      contentType: 'application/apply-patch+yaml',
+    });
+  }
+
+  /**
+   * Streams a watch: calls `onEvent` per event until the server ends the stream (resolves), the
+   * connection fails (rejects with KubeError), or `signal` aborts (resolves).
+   */
+  async watch(path: string, query: RequestInit['query'], onEvent: (type: string, object: Record<string, unknown>) => void, signal: AbortSignal): Promise<void> {
+    const url = this.#url(path, { ...query, watch: true });
+    const base = await this.#options();
+    return new Promise<void>((resolve, reject) => {
+      let failed = false;
+      const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+      const req = send(url, { ...base, method: 'GET', headers: { ...(base.headers ?? {}), accept: 'application/json' }, signal }, (res) => {
+        if ((res.statusCode ?? 0) !== 200) {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString();
+            let reason = `HTTP${res.statusCode}`;
+            try {
+              reason = (JSON.parse(text) as { reason?: string }).reason ?? reason;
+            } catch {
+              /* not JSON */
+            }
+            reject(new KubeError(res.statusCode ?? 0, reason, `watch ${path}: ${res.statusCode} ${text.slice(0, 200)}`));
+          });
+          return;
+        }
+        const lines = createInterface({ input: res, crlfDelay: Infinity });
+        lines.on('line', (line) => {
+          if (line.trim() === '') return;
+          let event: { type?: string; object?: Record<string, unknown> };
+          try {
+            event = JSON.parse(line) as typeof event;
+          } catch {
+            req.destroy(new Error(`watch ${path}: undecodable event`));
+            return;
+          }
+          if (event.type === undefined || event.object === undefined) return;
+          try {
+            onEvent(event.type, event.object);
+          } catch (err) {
+            // The handler refused the stream (e.g. an ERROR event): end it and report why.
+            failed = true;
+            reject(err);
+            req.destroy();
+          }
+        });
+        res.on('end', () => resolve());
+        res.on('error', (err) => (signal.aborted || failed ? resolve() : reject(new KubeError(0, 'NetworkError', `watch ${path}: ${err.message}`, { cause: err }))));
+      });
+      req.on('error', (err) => (signal.aborted || failed ? resolve() : reject(new KubeError(0, 'NetworkError', `watch ${path}: ${err.message}`, { cause: err }))));
+      req.end();
+    });
+  }
+}

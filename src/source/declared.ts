@@ -1,0 +1,117 @@
+import ipaddr from 'ipaddr.js';
+import type { ProviderUrl } from '../dubbo/provider-url.ts';
+import type { ServiceKey } from '../dubbo/service-key.ts';
+import { sharedParams } from '../dns/index/zone-data.ts';
+import type { PodView } from '../kube/views.ts';
+import type { DubboServiceSpec, InterfaceSpec } from './dubbo-service.ts';
+
+// Pure: the declarations of one service key in one namespace (DubboService interfaces with the pods
+// they select, and dubbo-go pod annotations) -> the providers that key has.
+
+/** One provider address of a key: an EndpointSlice endpoint. */
+export interface DeclaredEndpoint {
+  readonly address: string;
+  readonly addressType: 'IPv4' | 'IPv6';
+  /** The ports this address serves for the key, by protocol, sorted by protocol. */
+  readonly ports: readonly { readonly protocol: string; readonly port: number }[];
+  readonly ready: boolean;
+  readonly serving: boolean;
+  readonly terminating: boolean;
+  readonly hostname: string;
+  readonly nodeName?: string | undefined;
+  readonly podName: string;
+  readonly podUid: string;
+  readonly weight: number;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** Everything declared for one key in one namespace. */
+export interface DeclaredService {
+  readonly namespace: string;
+  readonly key: ServiceKey;
+  /** Protocol of the bare-name SRV: the first declaring interface's, else the first annotation's. */
+  readonly protocol: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly endpoints: readonly DeclaredEndpoint[];
+  /** DubboServices declaring the key (owner references). */
+  readonly owners: readonly { readonly name: string; readonly uid: string }[];
+}
+
+/** A DubboService interface declaring the key, with the pods its selector picks. */
+export interface CrDeclaration {
+  readonly cr: { readonly name: string; readonly uid: string; readonly spec: DubboServiceSpec };
+  readonly iface: InterfaceSpec;
+  readonly pods: readonly PodView[];
+}
+
+/** A dubbo-go pod annotation entry for the key. */
+export interface PodDeclaration {
+  readonly pod: PodView;
+  readonly url: ProviderUrl;
+}
+
+/** Merges a key's declarations; undefined when nothing declares it. */
+export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrDeclaration[], annotated: readonly PodDeclaration[]): DeclaredService | undefined {
+  if (crs.length === 0 && annotated.length === 0) return undefined;
+  const byAddress = new Map<string, { endpoint: Omit<DeclaredEndpoint, 'ports'>; ports: Map<string, number> }>();
+  const add = (pod: PodView, protocol: string, port: number, weight: number, params: Record<string, string>, publishNotReady: boolean): void => {
+    for (const ip of pod.ips) {
+      if (!ipaddr.isValid(ip)) continue;
+      const parsed = ipaddr.parse(ip);
+      const address = parsed.toString();
+      let entry = byAddress.get(address);
+      if (entry === undefined) {
+        // EndpointSlice conditions (KEP-1672): a terminating pod is not ready, but may still serve.
+        const ready = !pod.terminating && (pod.ready || publishNotReady);
+        entry = {
+          endpoint: {
+            address,
+            addressType: parsed.kind() === 'ipv6' ? 'IPv6' : 'IPv4',
+            ready,
+            serving: pod.ready || publishNotReady,
+            terminating: pod.terminating,
+            hostname: pod.hostname,
+            nodeName: pod.nodeName,
+            podName: pod.name,
+            podUid: pod.uid,
+            weight,
+            params,
+          },
+          ports: new Map(),
+        };
+        byAddress.set(address, entry);
+      }
+      if (!entry.ports.has(protocol)) entry.ports.set(protocol, port);
+    }
+  };
+
+  const declaredParams: Record<string, string> = {};
+  for (const { cr, iface, pods } of crs) {
+    const port = cr.spec.ports.find((p) => p.name === iface.protocol)?.port;
+    if (port === undefined) continue;
+    const params: Record<string, string> = { ...(cr.spec.application === undefined ? {} : { application: cr.spec.application }), ...iface.metadata };
+    if (cr.spec.weight !== 100) params['weight'] = String(cr.spec.weight);
+    Object.assign(declaredParams, { ...params, weight: undefined });
+    for (const pod of [...pods].sort(byName)) add(pod, iface.protocol, port, cr.spec.weight, params, cr.spec.publishNotReadyAddresses);
+  }
+  for (const { pod, url } of [...annotated].sort((a, b) => byName(a.pod, b.pod))) {
+    const weight = Number(url.params['weight'] ?? 100);
+    add(pod, url.protocol, url.port, Number.isInteger(weight) && weight >= 0 && weight <= 65535 ? weight : 100, { ...url.params }, false);
+  }
+  delete declaredParams['weight'];
+
+  const endpoints: DeclaredEndpoint[] = [...byAddress.values()]
+    .map(({ endpoint, ports }) => ({
+      ...endpoint,
+      ports: [...ports].map(([protocol, port]) => ({ protocol, port })).sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0)),
+    }))
+    .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
+  const protocol = crs[0]?.iface.protocol ?? annotated[0]?.url.protocol ?? 'dubbo';
+  const params = sharedParams(declaredParams, endpoints.map((e) => ({ ...e, port: 0, protocol, params: e.params })));
+  const owners = [...new Map(crs.map(({ cr }) => [cr.uid, { name: cr.name, uid: cr.uid }])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  return { namespace, key, protocol, params, endpoints, owners };
+}
+
+function byName(a: PodView, b: PodView): number {
+  return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
