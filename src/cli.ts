@@ -5,6 +5,7 @@ import { integerIn, parseHostPort, parseNamespace, parseZone, type HostPort } fr
 import { formatNames } from './commands/name.ts';
 import { lookupProviders } from './commands/lookup.ts';
 import { serve, type RunningServe } from './commands/serve.ts';
+import { defaultIdentity, runController } from './commands/controller.ts';
 import { createLogger } from './observability/logger.ts';
 
 // Wiring only: flags (each with an environment variable, DESIGN §9), then the command.
@@ -81,6 +82,39 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       // In a cluster the primary stops the workers; a worker ignores signals meant for the group.
       process.once('SIGTERM', () => (cluster.isWorker ? undefined : stop('SIGTERM')));
       process.once('SIGINT', () => (cluster.isWorker ? undefined : stop('SIGINT')));
+    });
+
+  root
+    .command('controller')
+    .description('keep a managed Service and EndpointSlices for every Dubbo service key (DubboService resources, dubbo-go pods)')
+    .addOption(env(new Option('--namespace <ns>', 'watch only this namespace (default: all)').argParser(parseNamespace), 'NAMESPACE'))
+    .addOption(env(new Option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
+    .addOption(env(new Option('--leader-elect', 'elect a leader on a Lease so only one replica writes'), 'LEADER_ELECT'))
+    .addOption(env(new Option('--lease-namespace <ns>', 'namespace of the Lease').default(process.env['POD_NAMESPACE'] ?? 'dubbo-dns').argParser(parseNamespace), 'LEASE_NAMESPACE'))
+    .addOption(env(new Option('--lease-name <name>', 'name of the Lease').default('dubbo-dns-controller'), 'LEASE_NAME'))
+    .addOption(env(new Option('--identity <id>', 'this replica in the Lease (default: pod name and pid)'), 'IDENTITY'))
+    .addOption(env(new Option('--http-listen <host:port>', 'serve /healthz, /readyz and /metrics here').default(parseHostPort('127.0.0.1:8081'), '127.0.0.1:8081').argParser(parseHostPort), 'HTTP_LISTEN'))
+    .addOption(
+      env(new Option('--orphan-retention <seconds>', 'keep the empty Service of a key whose pods all vanished this long').default(600).argParser(integerIn(0, 7 * 86400)), 'ORPHAN_RETENTION'),
+    )
+    .addOption(env(new Option('--resync <seconds>', 'reconcile every key this often').default(600).argParser(integerIn(5, 86400)), 'RESYNC'))
+    .addOption(env(new Option('--workers <n>', 'keys reconciled at once').default(4).argParser(integerIn(1, 64)), 'WORKERS'))
+    .addOption(env(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'LOG_LEVEL'))
+    .action(async (opts: { namespace?: string; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
+      const log = createLogger({ level: opts.logLevel });
+      const running = await runController({ ...opts, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
+      const stop = (signal: string): void => {
+        log.info({ signal }, 'shutting down');
+        running.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
     });
 
   root

@@ -35,6 +35,8 @@ export interface DubboServiceView {
   /** Current conditions, so lastTransitionTime changes only when a status flips. */
   readonly conditions: readonly Condition[];
   readonly observedGeneration?: number | undefined;
+  /** The status without timestamps (see project.ts statusDigest), to skip writes that change nothing. */
+  readonly statusDigest: string;
 }
 
 /** metav1.Condition. */

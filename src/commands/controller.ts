@@ -1,0 +1,82 @@
+import { hostname } from 'node:os';
+import type { Server } from 'node:http';
+import { KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { Controller } from '../controller/controller.ts';
+import { KubeClient } from '../kube/rest.ts';
+import { ControllerMetrics } from '../observability/controller-metrics.ts';
+import { startHttp } from '../observability/http.ts';
+import type { HostPort } from '../config/parse.ts';
+
+/** Settings of `dubbo-dns controller`. */
+export interface ControllerCommandOptions {
+  readonly namespace?: string | undefined;
+  readonly kubeconfig?: string | undefined;
+  readonly leaderElect: boolean;
+  readonly leaseNamespace: string;
+  readonly leaseName: string;
+  readonly identity: string;
+  readonly httpListen?: HostPort | undefined;
+  readonly orphanRetention: number;
+  readonly resync: number;
+  readonly workers: number;
+}
+
+/** Loads credentials: `--kubeconfig`/KUBECONFIG, else in-cluster, else ~/.kube/config. */
+export function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (file !== undefined) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  return kc;
+}
+
+/** A running controller. */
+export interface RunningController {
+  readonly controller: Controller;
+  stop(): Promise<void>;
+}
+
+/** Starts the controller and its HTTP endpoints. */
+export async function runController(options: ControllerCommandOptions, log: Logger): Promise<RunningController> {
+  const client = new KubeClient(loadKubeConfig(options.kubeconfig));
+  const controller = new Controller({
+    client,
+    namespace: options.namespace,
+    leaderElection: options.leaderElect ? { namespace: options.leaseNamespace, name: options.leaseName, identity: options.identity } : undefined,
+    orphanRetentionMs: options.orphanRetention * 1000,
+    resyncMs: options.resync * 1000,
+    workers: options.workers,
+    log,
+    metrics: (depth, managed) => new ControllerMetrics(depth, managed),
+  });
+  let http: Server | undefined;
+  if (options.httpListen !== undefined) {
+    const registry = controller.metrics!.registry;
+    http = await startHttp(
+      options.httpListen,
+      async () => ({ text: await registry.metrics(), contentType: registry.contentType }),
+      () => ({
+        ready: controller.synced,
+        detail: controller.synced ? `caches synced; ${controller.canWrite ? 'leading' : 'standing by'}` : 'caches not synced yet',
+      }),
+      log.child({ component: 'http' }),
+    );
+  }
+  log.info({ server: client.server, namespace: options.namespace ?? '(all)', leaderElect: options.leaderElect, identity: options.identity }, 'controller starting');
+  await controller.start();
+  const a = http?.address();
+  log.info({ http: typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : undefined }, 'controller started');
+  return {
+    controller,
+    async stop() {
+      await controller.stop();
+      await new Promise<void>((resolve) => (http === undefined ? resolve() : http.close(() => resolve())));
+      log.info('controller stopped');
+    },
+  };
+}
+
+/** Default identity for leader election: the pod name (HOSTNAME) plus the pid. */
+export function defaultIdentity(): string {
+  return `${process.env['POD_NAME'] ?? hostname()}_${process.pid}`;
+}

@@ -1,0 +1,99 @@
+// A work queue of keys (client-go workqueue semantics, STYLE habit 4): adding a key that is already
+// waiting merges with it; a key being processed is not handed out again until done, and if it was
+// added meanwhile it runs once more after; failures back off per key, exponentially.
+
+/** Per-key backoff bounds (ms). */
+export interface QueueOptions {
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** The outcome of processing a key. */
+export type Outcome = { readonly kind: 'done' } | { readonly kind: 'retry'; readonly error: unknown } | { readonly kind: 'requeueAfter'; readonly ms: number };
+
+/** A rate-limited, deduplicating key queue. */
+export class KeyQueue {
+  readonly #opts: QueueOptions;
+  readonly #waiting = new Set<string>();
+  readonly #order: string[] = [];
+  readonly #processing = new Set<string>();
+  readonly #dirty = new Set<string>();
+  readonly #failures = new Map<string, number>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+  #wakeups: (() => void)[] = [];
+  #closed = false;
+
+  constructor(options: QueueOptions = { baseDelayMs: 5, maxDelayMs: 300_000 }) {
+    this.#opts = options;
+  }
+
+  /** Keys waiting or being processed. */
+  get depth(): number {
+    return this.#waiting.size + this.#processing.size;
+  }
+
+  /** Adds a key now. */
+  add(key: string): void {
+    if (this.#closed) return;
+    if (this.#processing.has(key)) {
+      this.#dirty.add(key);
+      return;
+    }
+    if (this.#waiting.has(key)) return;
+    this.#waiting.add(key);
+    this.#order.push(key);
+    this.#wakeups.shift()?.();
+  }
+
+  /** Adds a key after a delay (replacing an earlier delayed add of it). */
+  addAfter(key: string, ms: number): void {
+    clearTimeout(this.#timers.get(key));
+    const timer = setTimeout(() => {
+      this.#timers.delete(key);
+      this.add(key);
+    }, ms);
+    timer.unref();
+    this.#timers.set(key, timer);
+  }
+
+  /** Waits for the next key; undefined once the queue is closed. */
+  async next(): Promise<string | undefined> {
+    for (;;) {
+      if (this.#closed) return undefined;
+      const key = this.#order.shift();
+      if (key !== undefined) {
+        this.#waiting.delete(key);
+        this.#processing.add(key);
+        return key;
+      }
+      await new Promise<void>((resolve) => this.#wakeups.push(resolve));
+    }
+  }
+
+  /** Marks a key processed, with what happened. */
+  done(key: string, outcome: Outcome): void {
+    this.#processing.delete(key);
+    if (outcome.kind === 'retry') {
+      const failures = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, failures);
+      this.addAfter(key, Math.min(this.#opts.baseDelayMs * 2 ** (failures - 1), this.#opts.maxDelayMs));
+    } else {
+      this.#failures.delete(key);
+      if (outcome.kind === 'requeueAfter') this.addAfter(key, outcome.ms);
+    }
+    if (this.#dirty.delete(key)) this.add(key);
+  }
+
+  /** Failures in a row for a key (for logs). */
+  failures(key: string): number {
+    return this.#failures.get(key) ?? 0;
+  }
+
+  /** Stops handing out keys; waiting workers get undefined. */
+  close(): void {
+    this.#closed = true;
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    for (const w of this.#wakeups.splice(0)) w();
+  }
+}
