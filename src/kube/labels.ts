@@ -9,7 +9,9 @@ export const SERVICE_HASH_LABEL = 'dubbo-dns.io/service-hash';
 /** On managed EndpointSlices (the EndpointSlice API's own convention). */
 export const SLICE_SERVICE_LABEL = 'kubernetes.io/service-name';
 export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
-export const SLICE_MANAGED_BY_VALUE = 'dubbo-dns.io/controller';
+// DESIGN §7 says 'dubbo-dns.io/controller', but a label value cannot contain '/': the API server
+// rejects it. The EndpointSlice convention is a domain-like controller name, hence this.
+export const SLICE_MANAGED_BY_VALUE = 'controller.dubbo-dns.io';
 
 /** The full identity of the key (the hash alone is never trusted). */
 export const INTERFACE_ANNOTATION = 'dubbo-dns.io/interface';

@@ -143,6 +143,8 @@ export class KubeClient {
           return;
         }
         const lines = createInterface({ input: res, crlfDelay: Infinity });
+        // readline re-emits the response's errors (an abort, a reset); the response handler below decides.
+        lines.on('error', () => undefined);
         lines.on('line', (line) => {
           if (line.trim() === '') return;
           let event: { type?: string; object?: Record<string, unknown> };

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { isSecretKey } from '../dubbo/metadata.ts';
 import type { ProviderUrl } from '../dubbo/provider-url.ts';
 import type { ServiceKey } from '../dubbo/service-key.ts';
 import { sharedParams } from '../dns/index/zone-data.ts';
@@ -54,7 +55,9 @@ export interface PodDeclaration {
 export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrDeclaration[], annotated: readonly PodDeclaration[]): DeclaredService | undefined {
   if (crs.length === 0 && annotated.length === 0) return undefined;
   const byAddress = new Map<string, { endpoint: Omit<DeclaredEndpoint, 'ports'>; ports: Map<string, number> }>();
-  const add = (pod: PodView, protocol: string, port: number, weight: number, params: Record<string, string>, publishNotReady: boolean): void => {
+  const add = (pod: PodView, protocol: string, port: number, weight: number, allParams: Record<string, string>, publishNotReady: boolean): void => {
+    // Never carry the provider's call password (or any credential) into objects others can read.
+    const params = withoutSecrets(allParams);
     for (const ip of pod.ips) {
       if (!ipaddr.isValid(ip)) continue;
       const parsed = ipaddr.parse(ip);
@@ -91,7 +94,7 @@ export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrD
     if (port === undefined) continue;
     const params: Record<string, string> = { ...(cr.spec.application === undefined ? {} : { application: cr.spec.application }), ...iface.metadata };
     if (cr.spec.weight !== 100) params['weight'] = String(cr.spec.weight);
-    Object.assign(declaredParams, { ...params, weight: undefined });
+    Object.assign(declaredParams, withoutSecrets(params));
     for (const pod of [...pods].sort(byName)) add(pod, iface.protocol, port, cr.spec.weight, params, cr.spec.publishNotReadyAddresses);
   }
   for (const { pod, url } of [...annotated].sort((a, b) => byName(a.pod, b.pod))) {
@@ -110,6 +113,10 @@ export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrD
   const params = sharedParams(declaredParams, endpoints.map((e) => ({ ...e, port: 0, protocol, params: e.params })));
   const owners = [...new Map(crs.map(({ cr }) => [cr.uid, { name: cr.name, uid: cr.uid }])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return { namespace, key, protocol, params, endpoints, owners };
+}
+
+function withoutSecrets(params: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(params).filter(([k]) => !isSecretKey(k)));
 }
 
 function byName(a: PodView, b: PodView): number {
