@@ -5,12 +5,18 @@ import { integerIn, parseHostPort, parseNamespace, parseZone, type HostPort } fr
 import { formatNames } from './commands/name.ts';
 import { lookupProviders } from './commands/lookup.ts';
 import { serve, type RunningServe } from './commands/serve.ts';
-import { defaultIdentity, runController } from './commands/controller.ts';
+import { defaultIdentity, loadKubeConfig, runController } from './commands/controller.ts';
+import { KubeClient } from './kube/rest.ts';
 import { createLogger } from './observability/logger.ts';
 
 // Wiring only: flags (each with an environment variable, DESIGN §9), then the command.
 
 const ZONE = 'dubbo.internal.';
+
+/** A combination of flags that cannot work; main prints it and exits 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
 
 function env(option: Option, name: string): Option {
   return option.env(`DUBBO_DNS_${name}`);
@@ -35,8 +41,15 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
 
   root
     .command('serve')
-    .description('answer DNS for the zone from a registry file (DESIGN §8), reloading it on change')
-    .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON)').makeOptionMandatory(), 'REGISTRY'))
+    .description('answer DNS for the zone from a registry file (DESIGN §8) or from the cluster (--kubernetes)')
+    .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON), reloaded on change'), 'REGISTRY'))
+    .addOption(env(new Option('--kubernetes', 'serve the managed Services and EndpointSlices of the cluster'), 'KUBERNETES'))
+    .addOption(env(new Option('--kubeconfig <file>', 'with --kubernetes: kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
+    .addOption(env(new Option('--namespace <ns>', 'with --kubernetes: only this namespace (default: all)').argParser(parseNamespace), 'NAMESPACE'))
+    .addOption(env(new Option('--snapshot <file>', 'with --kubernetes: last-known-good data, served at start when the API server is unreachable'), 'SNAPSHOT'))
+    .addOption(
+      env(new Option('--sync-timeout <seconds>', 'with --kubernetes: wait this long for the API server before serving the snapshot').default(10).argParser(integerIn(1, 3600)), 'SYNC_TIMEOUT'),
+    )
     .addOption(zoneOption())
     .addOption(env(new Option('--listen <host:port>', 'UDP and TCP address').default(parseHostPort('127.0.0.1:5353'), '127.0.0.1:5353').argParser(parseHostPort), 'LISTEN'))
     .addOption(env(new Option('--http-listen <host:port>', 'serve /healthz, /readyz and /metrics here').argParser(parseHostPort), 'HTTP_LISTEN'))
@@ -55,7 +68,12 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     )
     .addOption(env(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'LOG_LEVEL'))
     .action(async (opts: {
-      registry: string;
+      registry?: string;
+      kubernetes?: boolean;
+      kubeconfig?: string;
+      namespace?: string;
+      snapshot?: string;
+      syncTimeout: number;
       zone: string;
       listen: HostPort;
       httpListen?: HostPort;
@@ -66,8 +84,18 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       workers: number;
       logLevel: string;
     }) => {
+      if ((opts.registry === undefined) === (opts.kubernetes !== true)) {
+        throw new UsageError('serve needs exactly one of --registry FILE and --kubernetes');
+      }
+      if (opts.kubernetes !== true && (opts.snapshot !== undefined || opts.namespace !== undefined || opts.kubeconfig !== undefined)) {
+        throw new UsageError('--snapshot, --namespace and --kubeconfig go with --kubernetes');
+      }
       const log = createLogger({ level: opts.logLevel });
-      const running = await serve({ ...opts, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
+      const kubernetes =
+        opts.kubernetes === true
+          ? { client: new KubeClient(loadKubeConfig(opts.kubeconfig)), namespace: opts.namespace, snapshot: opts.snapshot, syncTimeoutMs: opts.syncTimeout * 1000 }
+          : undefined;
+      const running = await serve({ ...opts, kubernetes, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
       io.onServe?.(running);
       const stop = (signal: string): void => {
         log.info({ signal }, 'shutting down');

@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { program } from './cli.ts';
+import { program, UsageError } from './cli.ts';
 import { RegistryFileError } from './source/registry-file.ts';
 
 // The process entry: parse argv, run, and turn failures into a message and a non-zero exit.
@@ -9,6 +9,9 @@ try {
   if (err instanceof CommanderError) {
     // commander already printed the message (or the help text, which exits 0).
     process.exitCode = err.exitCode;
+  } else if (err instanceof UsageError) {
+    process.stderr.write(`error: ${err.message}\n(run with --help for usage)\n`);
+    process.exitCode = 2;
   } else if (err instanceof RegistryFileError) {
     process.stderr.write(`dubbo-dns: ${err.message}\n`);
     process.exitCode = 1;

@@ -11,13 +11,18 @@ import { DEFAULT_TCP_LIMITS, startDnsServer, type DnsServer } from '../dns/serve
 import { rcodeName, typeName } from '../dns/wire/codes.ts';
 import { startHttp, type Readiness } from '../observability/http.ts';
 import { QueryMetrics, ZoneMetrics } from '../observability/metrics.ts';
-import { RegistryFileSource } from '../source/registry-source.ts';
 import type { RegistryFileError } from '../source/registry-file.ts';
+import { fileSource, kubernetesSource, type Freshness, type SourceSink, type ZoneSource } from '../source/zone-source.ts';
+import type { KubeClient } from '../kube/rest.ts';
+import { EDE } from '../dns/wire/codes.ts';
 import type { HostPort } from '../config/parse.ts';
 
 /** Settings of `dubbo-dns serve`. */
 export interface ServeOptions {
-  readonly registry: string;
+  /** File mode: the registry file. */
+  readonly registry?: string | undefined;
+  /** Kubernetes mode: the managed Services and EndpointSlices. */
+  readonly kubernetes?: { readonly client: KubeClient; readonly namespace?: string | undefined; readonly snapshot?: string | undefined; readonly syncTimeoutMs: number } | undefined;
   readonly zone: string;
   readonly listen: HostPort;
   readonly httpListen?: HostPort | undefined;
@@ -43,7 +48,10 @@ export async function serve(options: ServeOptions, log: Logger): Promise<Running
 }
 
 /** Messages between a cluster's primary and its workers. */
-type ToWorker = { readonly type: 'zone'; readonly data: ZoneData; readonly serial: number } | { readonly type: 'stop' };
+type ToWorker =
+  | { readonly type: 'zone'; readonly data: ZoneData; readonly serial: number }
+  | { readonly type: 'freshness'; readonly freshness: Freshness }
+  | { readonly type: 'stop' };
 type ToPrimary =
   | { readonly type: 'hello' }
   | { readonly type: 'installed'; readonly serial: number; readonly buildMs: number; readonly stats: { records: number; services: number; endpoints: number } };
@@ -52,6 +60,20 @@ function rejectedLogger(log: Logger, metrics: ZoneMetrics) {
   return (err: RegistryFileError): void => {
     metrics.reloadFailures.inc();
     log.warn({ problems: err.problems }, 'registry file rejected; still serving the last good zone');
+  };
+}
+
+function createSource(options: ServeOptions, sink: SourceSink, log: Logger): ZoneSource {
+  if (options.kubernetes !== undefined) return kubernetesSource(options.kubernetes, sink, log.child({ component: 'kubernetes' }));
+  if (options.registry !== undefined) return fileSource(options.registry, sink, log.child({ component: 'registry-file', file: options.registry }));
+  throw new Error('serve needs --registry FILE or --kubernetes');
+}
+
+/** RFC 8914 §4.4 Stale Answer, while the data may be behind. */
+function staleEde(freshness: () => Freshness) {
+  return () => {
+    const f = freshness();
+    return f.stale ? { code: EDE.STALE_ANSWER, text: `data as of ${new Date(f.asOf).toISOString()}` } : undefined;
   };
 }
 
@@ -67,8 +89,8 @@ function queryObserver(metrics: QueryMetrics) {
   };
 }
 
-async function startServing(options: ServeOptions, holder: ZoneHolder, metrics: QueryMetrics, log: Logger): Promise<DnsServer> {
-  const handle = createHandler(holder, { maxUdpSize: options.maxUdpSize }, queryObserver(metrics));
+async function startServing(options: ServeOptions, holder: ZoneHolder, metrics: QueryMetrics, freshness: () => Freshness, log: Logger): Promise<DnsServer> {
+  const handle = createHandler(holder, { maxUdpSize: options.maxUdpSize, ede: staleEde(freshness) }, queryObserver(metrics));
   return startDnsServer({
     host: options.listen.host,
     port: options.listen.port,
@@ -92,31 +114,40 @@ function started(log: Logger, options: ServeOptions, zone: string, dnsPort: numb
   );
 }
 
-/** One process: reads the registry, holds the zone, answers queries. */
+/** One process: reads the source, holds the zone, answers queries. */
 async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningServe> {
   const registry = new Registry();
   const zoneMetrics = new ZoneMetrics(registry);
   const queryMetrics = new QueryMetrics(registry);
   const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
-  const sourceLog = log.child({ component: 'registry-file', file: options.registry });
-  const swap = (data: ZoneData, first: boolean): void => {
-    const result = holder.update(data);
-    if (!result.changed) return;
-    zoneMetrics.swapped(result.index, result.buildMs);
-    const { serial, stats } = result.index;
-    sourceLog.info({ serial, ...stats, buildMs: round(result.buildMs) }, first ? 'zone loaded' : 'zone reloaded');
-  };
-  const source = new RegistryFileSource(options.registry, { accepted: (d) => swap(d, false), rejected: rejectedLogger(sourceLog, zoneMetrics) }, sourceLog);
-  swap(await source.load(), true);
-  source.watch();
+  const sourceLog = log.child({ component: 'source' });
+  const source = createSource(
+    options,
+    {
+      data(data, origin) {
+        const first = holder.current === undefined;
+        const result = holder.update(data);
+        if (!result.changed) return;
+        zoneMetrics.swapped(result.index, result.buildMs);
+        const { serial, stats } = result.index;
+        sourceLog.info({ origin, serial, ...stats, buildMs: round(result.buildMs) }, first ? 'zone loaded' : 'zone reloaded');
+      },
+      rejected: rejectedLogger(sourceLog, zoneMetrics),
+    },
+    log,
+  );
+  zoneMetrics.trackFreshness(() => source.freshness());
+  await source.start();
 
-  const dns = await startServing(options, holder, queryMetrics, log);
+  const dns = await startServing(options, holder, queryMetrics, () => source.freshness(), log);
   const http = await maybeHttp(
     options,
     async () => ({ text: await registry.metrics(), contentType: registry.contentType }),
     () => {
       const index = holder.current;
-      return index === undefined ? { ready: false, detail: 'no zone loaded yet' } : { ready: true, detail: `zone ${index.zone} serial ${index.serial}, ${index.stats.services} services` };
+      return index === undefined
+        ? { ready: false, detail: `no zone yet (${source.describe()})` }
+        : { ready: true, detail: `zone ${index.zone} serial ${index.serial}, ${index.stats.services} services; ${source.describe()}` };
     },
     log,
   );
@@ -124,8 +155,8 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
   return {
     dnsPort: dns.udpPort,
     async stop() {
-      source.close();
       await dns.close();
+      await source.stop();
       await closeHttp(http);
       log.info('dns server stopped');
     },
@@ -140,7 +171,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
   const registry = new Registry();
   const zoneMetrics = new ZoneMetrics(registry);
   const aggregator = new AggregatorRegistry();
-  const sourceLog = log.child({ component: 'registry-file', file: options.registry });
+  const sourceLog = log.child({ component: 'source' });
   let zone: { data: ZoneData; serial: number; hash: string } | undefined;
   const installed = new Map<number, number>(); // worker id -> serial it serves
   let stopping = false;
@@ -150,16 +181,26 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
     if (zone === undefined) return;
     for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'zone', data: zone.data, serial: zone.serial } satisfies ToWorker);
   };
-  const accept = (data: ZoneData, first: boolean): void => {
+  const accept = (data: ZoneData, origin: string): void => {
     const hash = createHash('sha256').update(JSON.stringify(data)).digest('hex');
     if (zone?.hash === hash) return;
+    const first = zone === undefined;
     zone = { data, serial: nextSerial(zone?.serial), hash };
-    sourceLog.info({ serial: zone.serial, services: data.services.length }, first ? 'zone loaded' : 'zone reloaded');
+    sourceLog.info({ origin, serial: zone.serial, services: data.services.length }, first ? 'zone loaded' : 'zone reloaded');
     broadcast();
   };
-  const source = new RegistryFileSource(options.registry, { accepted: (d) => accept(d, false), rejected: rejectedLogger(sourceLog, zoneMetrics) }, sourceLog);
-  accept(await source.load(), true);
-  source.watch();
+  const source = createSource(options, { data: accept, rejected: rejectedLogger(sourceLog, zoneMetrics) }, log);
+  zoneMetrics.trackFreshness(() => source.freshness());
+  await source.start();
+  // Workers answer with the Stale Answer EDE while the primary's data may be behind.
+  let lastStale: boolean | undefined;
+  const freshnessTimer = setInterval(() => {
+    const freshness = source.freshness();
+    if (freshness.stale === lastStale && !freshness.stale) return;
+    lastStale = freshness.stale;
+    for (const w of Object.values(cluster.workers ?? {})) w?.send({ type: 'freshness', freshness } satisfies ToWorker);
+  }, 1000);
+  freshnessTimer.unref();
 
   const fork = (): Worker => {
     const worker = cluster.fork();
@@ -195,7 +236,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
     () => {
       const live = Object.keys(cluster.workers ?? {}).length;
       const ready = zone !== undefined && installed.size >= live && live > 0;
-      return { ready, detail: ready ? `zone serial ${zone?.serial} in ${live} workers` : `${installed.size}/${live} workers have a zone` };
+      return { ready, detail: `${ready ? `zone serial ${zone?.serial} in ${live} workers` : `${installed.size}/${live} workers have a zone`}; ${source.describe()}` };
     },
     log,
   );
@@ -204,7 +245,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
     dnsPort,
     async stop() {
       stopping = true;
-      source.close();
+      clearInterval(freshnessTimer);
       const exits = Object.values(cluster.workers ?? {}).map(
         (w) =>
           new Promise<void>((resolve) => {
@@ -214,6 +255,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
           }),
       );
       await Promise.all(exits);
+      await source.stop();
       await closeHttp(http);
       log.info('dns server stopped');
     },
@@ -229,11 +271,14 @@ async function serveWorker(options: ServeOptions, log: Logger): Promise<RunningS
   const metrics = new QueryMetrics(registry);
   const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
   // Until the first zone arrives, in-zone questions get SERVFAIL (never NXDOMAIN).
-  const dns = await startServing(options, holder, metrics, log);
+  let freshness: Freshness = { stale: false, asOf: Date.now() };
+  const dns = await startServing(options, holder, metrics, () => freshness, log);
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'zone') {
       const result = holder.install(msg.data, msg.serial);
       process.send?.({ type: 'installed', serial: msg.serial, buildMs: result.changed ? result.buildMs : 0, stats: result.index.stats } satisfies ToPrimary);
+    } else if (msg.type === 'freshness') {
+      freshness = msg.freshness;
     } else if (msg.type === 'stop') {
       dns.close().then(() => process.exit(0));
     }

@@ -51,8 +51,10 @@ export class Reflector<V> {
   #abort = new AbortController();
   #synced = false;
   #running: Promise<void> | undefined;
-  /** When the last list or watch event arrived (ms), for staleness. */
+  /** When the last list or watch event arrived (ms). */
   lastContact = 0;
+  #connected = false;
+  #lastConnected = 0;
 
   constructor(options: ReflectorOptions<V>) {
     this.#opts = options;
@@ -65,6 +67,16 @@ export class Reflector<V> {
 
   get hasSynced(): boolean {
     return this.#synced;
+  }
+
+  /** True from a successful list until the next failure: the cache follows the server. */
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** The last moment the cache was known to follow the server (ms). */
+  get lastConnected(): number {
+    return this.#connected ? Date.now() : this.#lastConnected;
   }
 
   /** Starts listing and watching; resolves once the first list completed. */
@@ -106,6 +118,10 @@ export class Reflector<V> {
         delay = backoff.initial; // a watch that ran and ended cleanly is resumed at once
       } catch (err) {
         if (this.#abort.signal.aborted) break;
+        if (this.#connected) {
+          this.#connected = false;
+          this.#lastConnected = Date.now();
+        }
         const gone = err instanceof KubeError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone');
         if (gone) {
           log.info({ path: this.#opts.path }, 'resourceVersion expired; relisting');
@@ -138,6 +154,7 @@ export class Reflector<V> {
       resourceVersion = page.metadata?.resourceVersion;
     } while (continueToken !== undefined);
     this.lastContact = Date.now();
+    this.#connected = true;
     // Swap only now that the list is complete, and tell the owner what differs.
     const previous = this.#items;
     this.#items = next;

@@ -13,7 +13,10 @@ export class ZoneMetrics {
   readonly reloadFailures: Counter;
   readonly buildSeconds: Histogram;
 
+  readonly #registry: Registry;
+
   constructor(registry: Registry) {
+    this.#registry = registry;
     const registers = [registry];
     this.serial = new Gauge({ name: 'dubbo_dns_zone_serial', help: 'SOA serial of the zone being served.', registers });
     this.records = new Gauge({ name: 'dubbo_dns_zone_records', help: 'Resource records in the zone being served.', registers });
@@ -29,6 +32,27 @@ export class ZoneMetrics {
       help: 'Time to build a zone snapshot.',
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers,
+    });
+  }
+
+  /** Exposes how old the data is: 0 while it follows its source, else seconds since it last did. */
+  trackFreshness(freshness: () => { stale: boolean; asOf: number }): void {
+    new Gauge({
+      name: 'dubbo_dns_data_age_seconds',
+      help: 'Age of the zone data: 0 while it follows its source, else seconds since it was last known current.',
+      registers: [this.#registry],
+      collect() {
+        const f = freshness();
+        this.set(f.stale ? Math.max(0, (Date.now() - f.asOf) / 1000) : 0);
+      },
+    });
+    new Gauge({
+      name: 'dubbo_dns_data_stale',
+      help: '1 while answers come from data that may be behind (API server unreachable or snapshot).',
+      registers: [this.#registry],
+      collect() {
+        this.set(freshness().stale ? 1 : 0);
+      },
     });
   }
 

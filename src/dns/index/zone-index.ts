@@ -174,7 +174,7 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
   for (const service of sorted) {
     const id = fragmentId(service);
     if (fragments.has(id)) continue; // sources merge duplicates; a second copy would shadow the first
-    const fingerprint = JSON.stringify(service);
+    const fingerprint = fingerprintOf(service);
     const prior = reuse?.get(id);
     const fragment = prior !== undefined && prior.fingerprint === fingerprint ? prior : compileService(service, zone, ttl, fingerprint);
     fragments.set(id, fragment);
@@ -257,6 +257,17 @@ function addEmptyNonTerminals(names: Map<string, NameNode>, apexKey: string): vo
 }
 
 const EMPTY: NameNode = { types: new Map(), any: undefined };
+
+/** Service data are immutable, so each object's fingerprint is computed once (sources reuse objects of unchanged services). */
+const fingerprints = new WeakMap<ServiceData, string>();
+function fingerprintOf(service: ServiceData): string {
+  let f = fingerprints.get(service);
+  if (f === undefined) {
+    f = createHash('sha256').update(JSON.stringify(service)).digest('base64');
+    fingerprints.set(service, f);
+  }
+  return f;
+}
 
 function fragmentId(service: ServiceData): string {
   return `${service.namespace}\u0000${serviceKeyId(service.key)}`;

@@ -1,0 +1,196 @@
+import type { Logger } from 'pino';
+import ipaddr from 'ipaddr.js';
+import { serviceKey, type ServiceKey } from '../dubbo/service-key.ts';
+import type { EndpointData, ServiceData, ZoneData } from '../dns/index/zone-data.ts';
+import * as L from '../kube/labels.ts';
+import { Reflector } from '../kube/reflector.ts';
+import type { KubeClient } from '../kube/rest.ts';
+
+// The DNS server's Kubernetes source (DESIGN §3): list+watch of the managed Services and
+// EndpointSlices, so answers show what was really applied, by any controller replica. Each Service
+// becomes one ServiceData, rebuilt only when it or one of its slices changed.
+
+/** A managed Service, as far as DNS needs it. */
+interface ServiceView {
+  readonly namespace: string;
+  readonly name: string;
+  readonly key: ServiceKey;
+  readonly protocol: string;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** A managed EndpointSlice, as far as DNS needs it. */
+interface SliceView {
+  readonly namespace: string;
+  readonly serviceName: string;
+  readonly ports: readonly { readonly protocol: string; readonly port: number }[];
+  readonly endpoints: readonly { readonly address: string; readonly ready: boolean; readonly hostname?: string | undefined }[];
+  readonly params: Readonly<Record<string, Readonly<Record<string, string>>>>;
+}
+
+function parseJson<T>(text: string | undefined, fallback: T): T {
+  if (text === undefined) return fallback;
+  try {
+    const v = JSON.parse(text) as unknown;
+    return typeof v === 'object' && v !== null ? (v as T) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+type Obj = Record<string, unknown>;
+type Meta = { namespace?: string; name?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+
+/** Service -> view; undefined for Services without our identity annotations. */
+export function projectService(o: Obj): ServiceView | undefined {
+  const m = (o['metadata'] ?? {}) as Meta;
+  const a = m.annotations ?? {};
+  const iface = a[L.INTERFACE_ANNOTATION];
+  if (iface === undefined || m.labels?.[L.MANAGED_BY_LABEL] !== L.MANAGED_BY_VALUE) return undefined;
+  return {
+    namespace: m.namespace ?? '',
+    name: m.name ?? '',
+    key: serviceKey(iface, a[L.GROUP_ANNOTATION], a[L.VERSION_ANNOTATION]),
+    protocol: a[L.PROTOCOL_ANNOTATION] ?? 'dubbo',
+    params: parseJson<Record<string, string>>(a[L.METADATA_ANNOTATION], {}),
+  };
+}
+
+/** EndpointSlice -> view. */
+export function projectSlice(o: Obj): SliceView | undefined {
+  const m = (o['metadata'] ?? {}) as Meta;
+  const serviceName = m.labels?.[L.SLICE_SERVICE_LABEL];
+  if (serviceName === undefined) return undefined;
+  const ports = ((o['ports'] ?? []) as { name?: string; port?: number }[])
+    .filter((p) => typeof p.name === 'string' && typeof p.port === 'number')
+    .map((p) => ({ protocol: p.name as string, port: p.port as number }));
+  const endpoints: SliceView['endpoints'][number][] = [];
+  for (const e of (o['endpoints'] ?? []) as { addresses?: string[]; conditions?: { ready?: boolean | null }; hostname?: string }[]) {
+    const address = e.addresses?.[0];
+    if (address === undefined || !ipaddr.isValid(address)) continue;
+    // EndpointSlice API: a nil `ready` means ready.
+    endpoints.push({ address: ipaddr.parse(address).toString(), ready: e.conditions?.ready !== false, hostname: e.hostname });
+  }
+  return { namespace: m.namespace ?? '', serviceName, ports, endpoints, params: parseJson(m.annotations?.[L.ENDPOINTS_ANNOTATION], {}) };
+}
+
+/** Pure: one Service and its slices -> the zone data of that key. */
+export function serviceData(service: ServiceView, slices: Iterable<SliceView>): ServiceData {
+  const endpoints: EndpointData[] = [];
+  for (const slice of slices) {
+    for (const e of slice.endpoints) {
+      const params = slice.params[e.address] ?? {};
+      const w = Number(params['weight'] ?? 100);
+      for (const p of slice.ports) {
+        endpoints.push({
+          address: e.address,
+          port: p.port,
+          protocol: p.protocol,
+          hostname: e.hostname,
+          ready: e.ready,
+          weight: Number.isInteger(w) && w >= 0 && w <= 65535 ? w : 100,
+          params,
+        });
+      }
+    }
+  }
+  endpoints.sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0));
+  return { namespace: service.namespace, key: service.key, protocol: service.protocol, params: service.params, endpoints };
+}
+
+/** Options of the Kubernetes source. */
+export interface KubernetesSourceOptions {
+  readonly client: KubeClient;
+  readonly namespace?: string | undefined;
+  readonly log: Logger;
+  /** Called (coalesced) whenever the data changed. */
+  readonly onChange: (data: ZoneData) => void;
+}
+
+/** List+watch of managed Services and EndpointSlices, turned into zone data. */
+export class KubernetesSource {
+  readonly #o: KubernetesSourceOptions;
+  readonly #services: Reflector<ServiceView>;
+  readonly #slices: Reflector<SliceView>;
+  /** ns/serviceName -> slice key -> view. */
+  readonly #slicesByService = new Map<string, Map<string, SliceView>>();
+  /** ns/serviceName -> its zone data, rebuilt only when dirty. */
+  readonly #data = new Map<string, ServiceData>();
+  readonly #dirty = new Set<string>();
+  #scheduled = false;
+  #started = false;
+
+  constructor(options: KubernetesSourceOptions) {
+    this.#o = options;
+    const ns = (group: string, resource: string): string => (options.namespace === undefined ? `${group}/${resource}` : `${group}/namespaces/${options.namespace}/${resource}`);
+    const log = options.log.child({ component: 'reflector' });
+    this.#services = new Reflector<ServiceView>({
+      client: options.client,
+      path: ns('/api/v1', 'services'),
+      labelSelector: `${L.MANAGED_BY_LABEL}=${L.MANAGED_BY_VALUE}`,
+      project: projectService,
+      handler: { changed: (key) => this.#touch(key) },
+      log,
+    });
+    this.#slices = new Reflector<SliceView>({
+      client: options.client,
+      path: ns('/apis/discovery.k8s.io/v1', 'endpointslices'),
+      labelSelector: `${L.SLICE_MANAGED_BY_LABEL}=${L.SLICE_MANAGED_BY_VALUE}`,
+      project: projectSlice,
+      handler: {
+        changed: (key, before, after) => {
+          const v = (after ?? before)!;
+          const owner = `${v.namespace}/${v.serviceName}`;
+          const group = this.#slicesByService.get(owner) ?? new Map<string, SliceView>();
+          if (after === undefined) group.delete(key);
+          else group.set(key, after);
+          if (group.size === 0) this.#slicesByService.delete(owner);
+          else this.#slicesByService.set(owner, group);
+          if (before !== undefined && before.serviceName !== v.serviceName) this.#touch(`${before.namespace}/${before.serviceName}`);
+          this.#touch(owner);
+        },
+      },
+      log,
+    });
+  }
+
+  /** Starts both watches; resolves once both have listed (the first snapshot is then built). */
+  async start(): Promise<void> {
+    await Promise.all([this.#services.start(), this.#slices.start()]);
+    this.#started = true;
+    this.#flush();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.#services.stop(), this.#slices.stop()]);
+  }
+
+  /** True while both watches are connected (the data is current). */
+  get connected(): boolean {
+    return this.#services.connected && this.#slices.connected;
+  }
+
+  /** When the data was last known to be current (ms); now while connected. */
+  get currentAsOf(): number {
+    return this.connected ? Date.now() : Math.min(this.#services.lastConnected, this.#slices.lastConnected);
+  }
+
+  #touch(serviceKey: string): void {
+    this.#dirty.add(serviceKey);
+    if (!this.#started || this.#scheduled) return;
+    // Coalesce a burst of watch events (a relist, a rollout) into one rebuild.
+    this.#scheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    for (const key of this.#dirty) {
+      const service = this.#services.items.get(key);
+      if (service === undefined) this.#data.delete(key);
+      else this.#data.set(key, serviceData(service, this.#slicesByService.get(key)?.values() ?? []));
+    }
+    this.#dirty.clear();
+    this.#o.onChange({ services: [...this.#data.values()] });
+  }
+}

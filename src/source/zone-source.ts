@@ -1,0 +1,114 @@
+import type { Logger } from 'pino';
+import type { ZoneData } from '../dns/index/zone-data.ts';
+import type { KubeClient } from '../kube/rest.ts';
+import { KubernetesSource } from './kubernetes-source.ts';
+import type { RegistryFileError } from './registry-file.ts';
+import { RegistryFileSource } from './registry-source.ts';
+import { readSnapshot, SnapshotWriter } from './snapshot.ts';
+
+// Where `serve` gets its zone data: a registry file, or the cluster (with the snapshot as the
+// failover path). Both deliver whole ZoneData values; the server does not know which it has.
+
+/** How current the data is. */
+export interface Freshness {
+  /** True when the data may be behind the truth (API server unreachable, or read from a snapshot). */
+  readonly stale: boolean;
+  /** When the data was last known to be current (ms since epoch). */
+  readonly asOf: number;
+}
+
+/** What a source tells the server. */
+export interface SourceSink {
+  data(data: ZoneData, origin: 'file' | 'kubernetes' | 'snapshot'): void;
+  rejected(error: RegistryFileError): void;
+}
+
+/** A running source of zone data. */
+export interface ZoneSource {
+  /** Starts; resolves when the first data has been delivered (or the source gave up waiting for it). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  freshness(): Freshness;
+  /** For /readyz: what the source is doing. */
+  describe(): string;
+}
+
+/** The registry file: never stale; a bad first version is fatal, later bad versions are rejected. */
+export function fileSource(file: string, sink: SourceSink, log: Logger): ZoneSource {
+  const source = new RegistryFileSource(file, { accepted: (d) => sink.data(d, 'file'), rejected: (e) => sink.rejected(e) }, log);
+  return {
+    async start() {
+      sink.data(await source.load(), 'file');
+      source.watch();
+    },
+    async stop() {
+      source.close();
+    },
+    freshness: () => ({ stale: false, asOf: Date.now() }),
+    describe: () => `registry file ${file}`,
+  };
+}
+
+/** Options of the Kubernetes source. */
+export interface KubernetesSourceSettings {
+  readonly client: KubeClient;
+  readonly namespace?: string | undefined;
+  readonly snapshot?: string | undefined;
+  /** How long to wait for the first list before serving the snapshot instead. */
+  readonly syncTimeoutMs: number;
+}
+
+/**
+ * The cluster: managed Services and EndpointSlices. If the first list does not complete within the
+ * sync timeout, the snapshot (if any) is served, marked stale, until the API server answers.
+ */
+export function kubernetesSource(settings: KubernetesSourceSettings, sink: SourceSink, log: Logger): ZoneSource {
+  const writer = settings.snapshot === undefined ? undefined : new SnapshotWriter(settings.snapshot, 1000, log.child({ component: 'snapshot' }));
+  let synced = false;
+  let snapshotAsOf: number | undefined;
+  const kube = new KubernetesSource({
+    client: settings.client,
+    namespace: settings.namespace,
+    log,
+    onChange: (data) => {
+      synced = true;
+      sink.data(data, 'kubernetes');
+      writer?.save(data, Date.now());
+    },
+  });
+  return {
+    async start() {
+      const started = kube.start();
+      started.catch((err: unknown) => log.error({ err }, 'kubernetes source failed'));
+      const timedOut = await Promise.race([started.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), settings.syncTimeoutMs).unref())]);
+      if (!timedOut || settings.snapshot === undefined) {
+        if (timedOut) log.warn({ waitedMs: settings.syncTimeoutMs }, 'API server not reachable and no --snapshot: answering SERVFAIL until it is');
+        return;
+      }
+      try {
+        const snap = await readSnapshot(settings.snapshot);
+        if (snap === undefined) {
+          log.warn({ file: settings.snapshot }, 'API server not reachable and no snapshot yet: answering SERVFAIL until it is');
+        } else if (!synced) {
+          snapshotAsOf = snap.asOf;
+          log.warn({ file: settings.snapshot, asOf: new Date(snap.asOf).toISOString(), services: snap.data.services.length }, 'API server not reachable: serving the snapshot');
+          sink.data(snap.data, 'snapshot');
+        }
+      } catch (err) {
+        log.error({ file: settings.snapshot, err: (err as Error).message }, 'snapshot unusable');
+      }
+    },
+    async stop() {
+      await kube.stop();
+      await writer?.flush();
+    },
+    freshness() {
+      if (synced) return { stale: !kube.connected, asOf: kube.currentAsOf };
+      return { stale: true, asOf: snapshotAsOf ?? 0 };
+    },
+    describe() {
+      if (!synced) return snapshotAsOf === undefined ? 'waiting for the API server' : `serving the snapshot from ${new Date(snapshotAsOf).toISOString()}`;
+      return kube.connected ? 'watching the API server' : `API server unreachable since ${new Date(kube.currentAsOf).toISOString()}; serving the last data`;
+    },
+  };
+}
