@@ -123,7 +123,7 @@ export class KubernetesSource {
   constructor(options: KubernetesSourceOptions) {
     this.#o = options;
     const ns = (group: string, resource: string): string => (options.namespace === undefined ? `${group}/${resource}` : `${group}/namespaces/${options.namespace}/${resource}`);
-    const log = options.log.child({ component: 'reflector' });
+    const log = options.log;
     this.#services = new Reflector<ServiceView>({
       client: options.client,
       path: ns('/api/v1', 'services'),
