@@ -7,6 +7,7 @@ import { lookupProviders } from './commands/lookup.ts';
 import { serve, type RunningServe } from './commands/serve.ts';
 import { defaultIdentity, loadKubeConfig, runController } from './commands/controller.ts';
 import { KubeClient } from './kube/rest.ts';
+import { parseCidrList, parseHostPortList, type AddressFilter } from './config/cidr.ts';
 import { createLogger } from './observability/logger.ts';
 
 // Wiring only: flags (each with an environment variable, DESIGN §9), then the command.
@@ -57,6 +58,8 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(
       env(new Option('--max-udp-size <bytes>', 'largest UDP answer with EDNS (RFC 6891)').default(1232).argParser(integerIn(512, 65535)), 'MAX_UDP_SIZE'),
     )
+    .addOption(env(new Option('--allow-transfer <cidrs>', 'addresses (CIDR,...) allowed to transfer the zone over TCP (default: none)').argParser(parseCidrList), 'ALLOW_TRANSFER'))
+    .addOption(env(new Option('--notify <host:port,...>', 'secondaries to NOTIFY when the serial rises').argParser(parseHostPortList(parseHostPort)), 'NOTIFY'))
     .addOption(
       env(new Option('--tcp-idle-timeout <ms>', 'close a TCP connection idle this long (RFC 7766 §6.2.3)').default(10000).argParser(integerIn(100, 600000)), 'TCP_IDLE_TIMEOUT'),
     )
@@ -79,6 +82,8 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       httpListen?: HostPort;
       ttl: number;
       maxUdpSize: number;
+      allowTransfer?: AddressFilter;
+      notify?: HostPort[];
       tcpIdleTimeout: number;
       maxTcpConnections: number;
       workers: number;

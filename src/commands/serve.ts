@@ -16,6 +16,8 @@ import { fileSource, kubernetesSource, type Freshness, type SourceSink, type Zon
 import type { KubeClient } from '../kube/rest.ts';
 import { EDE } from '../dns/wire/codes.ts';
 import type { HostPort } from '../config/parse.ts';
+import type { AddressFilter } from '../config/cidr.ts';
+import { Notifier } from '../dns/notify.ts';
 
 /** Settings of `dubbo-dns serve`. */
 export interface ServeOptions {
@@ -30,6 +32,10 @@ export interface ServeOptions {
   readonly maxUdpSize: number;
   readonly tcpIdleTimeout: number;
   readonly maxTcpConnections: number;
+  /** Who may transfer the zone (AXFR/IXFR over TCP); nobody when undefined. */
+  readonly allowTransfer?: AddressFilter | undefined;
+  /** Secondaries to NOTIFY when the serial rises. */
+  readonly notify?: readonly HostPort[] | undefined;
   /** Processes answering queries; 1 answers in this process (DESIGN §3: use every core). */
   readonly workers: number;
 }
@@ -90,11 +96,12 @@ function queryObserver(metrics: QueryMetrics) {
 }
 
 async function startServing(options: ServeOptions, holder: ZoneHolder, metrics: QueryMetrics, freshness: () => Freshness, log: Logger): Promise<DnsServer> {
-  const handle = createHandler(holder, { maxUdpSize: options.maxUdpSize, ede: staleEde(freshness) }, queryObserver(metrics));
+  const handle = createHandler(holder, { maxUdpSize: options.maxUdpSize, ede: staleEde(freshness), allowTransfer: options.allowTransfer }, queryObserver(metrics));
   return startDnsServer({
     host: options.listen.host,
     port: options.listen.port,
     handle,
+    transfer: handle.transfer,
     log: log.child({ component: 'dns' }),
     tcp: { ...DEFAULT_TCP_LIMITS, idleTimeoutMs: options.tcpIdleTimeout, maxConnections: options.maxTcpConnections },
     onConnections: (n) => metrics.tcpConnections.set(n),
@@ -121,6 +128,7 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
   const queryMetrics = new QueryMetrics(registry);
   const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
   const sourceLog = log.child({ component: 'source' });
+  const notifier = options.notify === undefined || options.notify.length === 0 ? undefined : new Notifier(options.notify, holder.settings.zone, log.child({ component: 'notify' }));
   const source = createSource(
     options,
     {
@@ -129,6 +137,7 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
         const result = holder.update(data);
         if (!result.changed) return;
         zoneMetrics.swapped(result.index, result.buildMs);
+        notifier?.notify(result.index.serial);
         const { serial, stats } = result.index;
         sourceLog.info({ origin, serial, ...stats, buildMs: round(result.buildMs) }, first ? 'zone loaded' : 'zone reloaded');
       },
@@ -176,6 +185,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
   const installed = new Map<number, number>(); // worker id -> serial it serves
   let stopping = false;
   let counted: number | undefined; // the serial last counted as swapped in everywhere
+  const notifier = options.notify === undefined || options.notify.length === 0 ? undefined : new Notifier(options.notify, options.zone, log.child({ component: 'notify' }));
 
   const broadcast = (): void => {
     if (zone === undefined) return;
@@ -188,6 +198,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
     zone = { data, serial: nextSerial(zone?.serial), hash };
     sourceLog.info({ origin, serial: zone.serial, services: data.services.length }, first ? 'zone loaded' : 'zone reloaded');
     broadcast();
+    notifier?.notify(zone.serial);
   };
   const source = createSource(options, { data: accept, rejected: rejectedLogger(sourceLog, zoneMetrics) }, log);
   zoneMetrics.trackFreshness(() => source.freshness());

@@ -1,6 +1,7 @@
 import { lookup } from './answer/lookup.ts';
 import type { ZoneHolder } from './index/zone-holder.ts';
-import { RCODE, rcodeName, typeName } from './wire/codes.ts';
+import { QTYPE, RCODE, rcodeName, typeName } from './wire/codes.ts';
+import { soaOnly, transferMessages } from './wire/transfer.ts';
 import { parseQuery } from './wire/parse-query.ts';
 import { respond, respondBare, TCP_SIZE, udpLimit, type ResponseContext } from './wire/respond.ts';
 
@@ -16,6 +17,8 @@ export interface HandlerObserver {
 /** Settings the handler needs beyond the zone. */
 export interface HandlerOptions {
   readonly maxUdpSize: number;
+  /** Whether a client address may transfer the zone (`--allow-transfer`); none by default. */
+  readonly allowTransfer?: (address: string) => boolean;
   /** RFC 8914 EDE to attach while the data is stale (Kubernetes source); undefined when fresh. */
   readonly ede?: () => ResponseContext['ede'];
 }
@@ -25,7 +28,7 @@ export interface HandlerOptions {
  * response. Returns undefined when the message deserves no answer. Never throws on bad input.
  */
 export function createHandler(holder: ZoneHolder, options: HandlerOptions, observer: HandlerObserver) {
-  return function handle(packet: Buffer, transport: Transport): Buffer | undefined {
+  const handle = function handle(packet: Buffer, transport: Transport, peer = ''): Buffer | undefined {
     const parsed = parseQuery(packet);
     switch (parsed.kind) {
       case 'drop':
@@ -39,6 +42,12 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
         const { query } = parsed;
         const index = holder.current;
         const result = lookup(index, holder.zoneKey, query);
+        // AXFR needs TCP (RFC 5936 §4.2, see `transfer`); an IXFR over UDP gets the SOA alone,
+        // telling the client to come back over TCP (RFC 1995 §2).
+        if (result.kind === 'transfer' && index !== undefined && transport === 'udp' && query.qtype === QTYPE.IXFR && options.allowTransfer?.(peer) === true) {
+          observer.answered(transport, query.qtype, RCODE.NOERROR, false);
+          return soaOnly(packet, query, index);
+        }
         const ctx: ResponseContext = {
           limit: transport === 'udp' ? udpLimit(query, options.maxUdpSize) : TCP_SIZE,
           udpSize: options.maxUdpSize,
@@ -52,6 +61,20 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
       }
     }
   };
+  /** A zone transfer over TCP for an allowed client, as several messages; undefined when the message is not one. */
+  const transfer = (packet: Buffer, peer: string): Buffer[] | undefined => {
+    const parsed = parseQuery(packet);
+    if (parsed.kind !== 'query' || (parsed.query.qtype !== QTYPE.AXFR && parsed.query.qtype !== QTYPE.IXFR)) return undefined;
+    const index = holder.current;
+    if (index === undefined || lookup(index, holder.zoneKey, parsed.query).kind !== 'transfer' || options.allowTransfer?.(peer) !== true) return undefined;
+    if (parsed.query.edns !== undefined && parsed.query.edns.version > 0) return undefined;
+    observer.answered('tcp', parsed.query.qtype, RCODE.NOERROR, false);
+    return transferMessages(packet, parsed.query, index);
+  };
+  return Object.assign(handle, { transfer });
 }
+
+/** The handler: answers one message; `transfer` answers an allowed AXFR/IXFR over TCP. */
+export type Handler = ReturnType<typeof createHandler>;
 
 export { rcodeName, typeName };

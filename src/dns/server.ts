@@ -29,7 +29,9 @@ export interface DnsServer {
 export interface DnsServerOptions {
   readonly host: string;
   readonly port: number;
-  readonly handle: (packet: Buffer, transport: Transport) => Buffer | undefined;
+  readonly handle: (packet: Buffer, transport: Transport, peer?: string) => Buffer | undefined;
+  /** Zone transfers: several messages for one query (TCP only). */
+  readonly transfer?: (packet: Buffer, peer: string) => Buffer[] | undefined;
   readonly log: Logger;
   readonly tcp?: TcpLimits;
   readonly onConnections?: (open: number) => void;
@@ -49,7 +51,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     }
     connections.add(socket);
     options.onConnections?.(connections.size);
-    serveConnection(socket, handle, limits, log, () => closing);
+    serveConnection(socket, handle, options.transfer, limits, log, () => closing);
     socket.once('close', () => {
       connections.delete(socket);
       options.onConnections?.(connections.size);
@@ -70,7 +72,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   udp.on('message', (msg, rinfo) => {
     let response: Buffer | undefined;
     try {
-      response = handle(msg, 'udp');
+      response = handle(msg, 'udp', rinfo.address);
     } catch (err) {
       // The handler is written not to throw; if it ever does, this packet is lost, not the server.
       log.error({ err, peer: rinfo.address }, 'udp query failed');
@@ -106,10 +108,16 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   };
 }
 
+/** An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d; access lists want a.b.c.d. */
+function normalizePeer(address: string | undefined): string {
+  return (address ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+}
+
 /** RFC 1035 §4.2.2 / RFC 7766: two-byte length prefix, several queries per connection, in order. */
 function serveConnection(
   socket: Socket,
   handle: DnsServerOptions['handle'],
+  transfer: DnsServerOptions['transfer'],
   limits: TcpLimits,
   log: Logger,
   closing: () => boolean,
@@ -126,18 +134,26 @@ function serveConnection(
       if (pending.length < 2 + length) break;
       const message = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
-      let response: Buffer | undefined;
+      let responses: Buffer[] | undefined;
+      const peer = normalizePeer(socket.remoteAddress);
       try {
-        response = handle(message, 'tcp');
+        responses = transfer?.(message, peer);
+        if (responses === undefined) {
+          const one = handle(message, 'tcp', peer);
+          responses = one === undefined ? [] : [one];
+        }
       } catch (err) {
-        log.error({ err, peer: socket.remoteAddress }, 'tcp query failed');
+        log.error({ err, peer }, 'tcp query failed');
         socket.destroy();
         return;
       }
-      if (response === undefined) continue;
-      const prefix = Buffer.alloc(2);
-      prefix.writeUInt16BE(response.length);
-      const flushed = socket.write(Buffer.concat([prefix, response]));
+      if (responses.length === 0) continue;
+      const framed = responses.flatMap((r) => {
+        const prefix = Buffer.alloc(2);
+        prefix.writeUInt16BE(r.length);
+        return [prefix, r];
+      });
+      const flushed = socket.write(Buffer.concat(framed));
       answered++;
       if (answered >= limits.maxQueriesPerConnection || closing()) {
         socket.end();

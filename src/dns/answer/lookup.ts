@@ -14,6 +14,8 @@ export type Lookup =
   | { readonly kind: 'nxdomain' }
   /** Not ours to answer: outside the zone, another class, or a transfer nobody allowed. */
   | { readonly kind: 'refused' }
+  /** AXFR/IXFR of the zone: the handler decides who may have it (REFUSED otherwise). */
+  | { readonly kind: 'transfer' }
   /** No snapshot yet: never claim a name does not exist before we know (DESIGN §5). */
   | { readonly kind: 'servfail' }
   | { readonly kind: 'notimp' }
@@ -30,7 +32,7 @@ export function lookup(index: ZoneIndex | undefined, zoneKey: string, query: Que
   switch (query.qtype) {
     case QTYPE.AXFR:
     case QTYPE.IXFR:
-      return { kind: 'refused' };
+      return query.key === zoneKey ? { kind: 'transfer' } : { kind: 'refused' };
     case QTYPE.MAILA:
     case QTYPE.MAILB:
       return { kind: 'notimp' };

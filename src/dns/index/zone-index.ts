@@ -89,6 +89,11 @@ export interface ZoneIndex {
   readonly fragments: ReadonlyMap<string, Fragment>;
   /** When this snapshot was built (ms since epoch). */
   readonly builtAt: number;
+  /**
+   * Every record of the zone for a transfer (RFC 5936): SOA first, then all others, then SOA
+   * again, each compressed against the apex as the question name. Computed on demand.
+   */
+  transferRecords(): Generator<Buffer>;
 }
 
 /** The name the NS and SOA records point to: two labels, so it can never collide with `S.N.Z`. */
@@ -171,9 +176,11 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
   let endpoints = 0;
 
   const sorted = [...data.services].sort((a, b) => compare(fragmentId(a), fragmentId(b)));
+  const served: ServiceData[] = [];
   for (const service of sorted) {
     const id = fragmentId(service);
     if (fragments.has(id)) continue; // sources merge duplicates; a second copy would shadow the first
+    served.push(service);
     const fingerprint = fingerprintOf(service);
     const prior = reuse?.get(id);
     const fragment = prior !== undefined && prior.fingerprint === fingerprint ? prior : compileService(service, zone, ttl, fingerprint);
@@ -227,6 +234,17 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
     negativeSoa,
     fragments,
     builtAt: Date.now(),
+    *transferRecords() {
+      const table = suffixTable(zone);
+      const encode = function* (sets: Iterable<RRset>): Generator<Buffer> {
+        for (const set of sets) for (const r of set.records) yield encodeRecord(set.name, ttl, r, table);
+      };
+      const soaRecord = encodeRecord(zone, ttl, soa, table);
+      yield soaRecord;
+      for (const [owner, sets] of apexSets) yield* encode(owner === zone ? sets.filter((x) => x.type !== 'SOA') : sets);
+      for (const service of served) for (const sets of serviceRecords(service, zone).records.values()) yield* encode(sets);
+      yield soaRecord;
+    },
   };
 }
 

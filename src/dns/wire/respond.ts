@@ -58,6 +58,7 @@ export function respond(packet: Uint8Array, query: Query, result: Lookup, index:
       if (index !== undefined) authority = index.negativeSoa(HEADER + qnameLength - index.zoneKey.length);
       break;
     case 'refused':
+    case 'transfer': // a transfer that was not allowed
       rcode = RCODE.REFUSED;
       authoritative = false;
       break;
