@@ -58,6 +58,12 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(
       env(new Option('--max-udp-size <bytes>', 'largest UDP answer with EDNS (RFC 6891)').default(1232).argParser(integerIn(512, 65535)), 'MAX_UDP_SIZE'),
     )
+    .addOption(
+      env(new Option('--guard-grace <seconds>', 'with --kubernetes: hold a mass deregistration this long before believing it (0: off)').default(30).argParser(integerIn(0, 86400)), 'GUARD_GRACE'),
+    )
+    .addOption(
+      env(new Option('--guard-max-drop <percent>', 'with --kubernetes: a drop of more than this share of ready endpoints at once is held').default(50).argParser(integerIn(0, 100)), 'GUARD_MAX_DROP'),
+    )
     .addOption(env(new Option('--allow-transfer <cidrs>', 'addresses (CIDR,...) allowed to transfer the zone over TCP (default: none)').argParser(parseCidrList), 'ALLOW_TRANSFER'))
     .addOption(env(new Option('--notify <host:port,...>', 'secondaries to NOTIFY when the serial rises').argParser(parseHostPortList(parseHostPort)), 'NOTIFY'))
     .addOption(
@@ -77,6 +83,8 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       namespace?: string;
       snapshot?: string;
       syncTimeout: number;
+      guardGrace: number;
+      guardMaxDrop: number;
       zone: string;
       listen: HostPort;
       httpListen?: HostPort;
@@ -98,7 +106,13 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       const log = createLogger({ level: opts.logLevel });
       const kubernetes =
         opts.kubernetes === true
-          ? { client: new KubeClient(loadKubeConfig(opts.kubeconfig)), namespace: opts.namespace, snapshot: opts.snapshot, syncTimeoutMs: opts.syncTimeout * 1000 }
+          ? {
+              client: new KubeClient(loadKubeConfig(opts.kubeconfig)),
+              namespace: opts.namespace,
+              snapshot: opts.snapshot,
+              syncTimeoutMs: opts.syncTimeout * 1000,
+              guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
+            }
           : undefined;
       const running = await serve({ ...opts, kubernetes, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
       io.onServe?.(running);

@@ -18,13 +18,16 @@ import { EDE } from '../dns/wire/codes.ts';
 import type { HostPort } from '../config/parse.ts';
 import type { AddressFilter } from '../config/cidr.ts';
 import { Notifier } from '../dns/notify.ts';
+import type { GuardOptions } from '../source/deregistration-guard.ts';
 
 /** Settings of `dubbo-dns serve`. */
 export interface ServeOptions {
   /** File mode: the registry file. */
   readonly registry?: string | undefined;
   /** Kubernetes mode: the managed Services and EndpointSlices. */
-  readonly kubernetes?: { readonly client: KubeClient; readonly namespace?: string | undefined; readonly snapshot?: string | undefined; readonly syncTimeoutMs: number } | undefined;
+  readonly kubernetes?:
+    | { readonly client: KubeClient; readonly namespace?: string | undefined; readonly snapshot?: string | undefined; readonly syncTimeoutMs: number; readonly guard?: GuardOptions | undefined }
+    | undefined;
   readonly zone: string;
   readonly listen: HostPort;
   readonly httpListen?: HostPort | undefined;
@@ -69,8 +72,10 @@ function rejectedLogger(log: Logger, metrics: ZoneMetrics) {
   };
 }
 
-function createSource(options: ServeOptions, sink: SourceSink, log: Logger): ZoneSource {
-  if (options.kubernetes !== undefined) return kubernetesSource(options.kubernetes, sink, log.child({ component: 'kubernetes' }));
+function createSource(options: ServeOptions, sink: SourceSink, log: Logger, metrics: ZoneMetrics): ZoneSource {
+  if (options.kubernetes !== undefined) {
+    return kubernetesSource({ ...options.kubernetes, onGuard: (_service, held) => metrics.guarded(held) }, sink, log.child({ component: 'kubernetes' }));
+  }
   if (options.registry !== undefined) return fileSource(options.registry, sink, log.child({ component: 'registry-file', file: options.registry }));
   throw new Error('serve needs --registry FILE or --kubernetes');
 }
@@ -144,6 +149,7 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
       rejected: rejectedLogger(sourceLog, zoneMetrics),
     },
     log,
+    zoneMetrics,
   );
   zoneMetrics.trackFreshness(() => source.freshness());
   await source.start();
@@ -200,7 +206,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
     broadcast();
     notifier?.notify(zone.serial);
   };
-  const source = createSource(options, { data: accept, rejected: rejectedLogger(sourceLog, zoneMetrics) }, log);
+  const source = createSource(options, { data: accept, rejected: rejectedLogger(sourceLog, zoneMetrics) }, log, zoneMetrics);
   zoneMetrics.trackFreshness(() => source.freshness());
   await source.start();
   // Workers answer with the Stale Answer EDE while the primary's data may be behind.

@@ -12,6 +12,8 @@ export class ZoneMetrics {
   readonly reloads: Counter;
   readonly reloadFailures: Counter;
   readonly buildSeconds: Histogram;
+  readonly guardHolds: Counter;
+  readonly guardHeld: Gauge;
 
   readonly #registry: Registry;
 
@@ -33,6 +35,20 @@ export class ZoneMetrics {
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers,
     });
+    this.guardHolds = new Counter({
+      name: 'dubbo_dns_guard_holds_total',
+      help: 'Mass deregistrations held by the guard for its grace period.',
+      registers,
+    });
+    this.guardHeld = new Gauge({ name: 'dubbo_dns_guard_held_services', help: 'Services whose endpoint drop is being held now.', registers });
+  }
+
+  /** Counts the guard starting or stopping to hold a service. */
+  guarded(held: boolean): void {
+    if (held) {
+      this.guardHolds.inc();
+      this.guardHeld.inc();
+    } else this.guardHeld.dec();
   }
 
   /** Exposes how old the data is: 0 while it follows its source, else seconds since it last did. */

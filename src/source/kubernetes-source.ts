@@ -5,6 +5,7 @@ import type { EndpointData, ServiceData, ZoneData } from '../dns/index/zone-data
 import * as L from '../kube/labels.ts';
 import { Reflector } from '../kube/reflector.ts';
 import type { KubeClient } from '../kube/rest.ts';
+import { guardDecision, type GuardOptions } from './deregistration-guard.ts';
 
 // The DNS server's Kubernetes source (DESIGN §3): list+watch of the managed Services and
 // EndpointSlices, so answers show what was really applied, by any controller replica. Each Service
@@ -105,6 +106,10 @@ export interface KubernetesSourceOptions {
   readonly log: Logger;
   /** Called (coalesced) whenever the data changed. */
   readonly onChange: (data: ZoneData) => void;
+  /** The mass-deregistration guard; off when undefined. */
+  readonly guard?: GuardOptions | undefined;
+  /** Told when the guard starts or stops holding a service's drop. */
+  readonly onGuard?: (service: string, held: boolean) => void;
 }
 
 /** List+watch of managed Services and EndpointSlices, turned into zone data. */
@@ -117,6 +122,9 @@ export class KubernetesSource {
   /** ns/serviceName -> its zone data, rebuilt only when dirty. */
   readonly #data = new Map<string, ServiceData>();
   readonly #dirty = new Set<string>();
+  /** ns/serviceName -> when the guard started holding its drop. */
+  readonly #held = new Map<string, number>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
   #scheduled = false;
   #started = false;
 
@@ -162,7 +170,13 @@ export class KubernetesSource {
   }
 
   async stop(): Promise<void> {
+    for (const t of this.#timers.values()) clearTimeout(t);
     await Promise.all([this.#services.stop(), this.#slices.stop()]);
+  }
+
+  /** Services whose endpoint drop is being held by the guard. */
+  get held(): number {
+    return this.#held.size;
   }
 
   /** True while both watches are connected (the data is current). */
@@ -175,6 +189,14 @@ export class KubernetesSource {
     return this.connected ? Date.now() : Math.min(this.#services.lastConnected, this.#slices.lastConnected);
   }
 
+  #release(key: string): void {
+    if (!this.#held.delete(key)) return;
+    clearTimeout(this.#timers.get(key));
+    this.#timers.delete(key);
+    this.#o.log.info({ service: key }, 'guard released');
+    this.#o.onGuard?.(key, false);
+  }
+
   #touch(serviceKey: string): void {
     this.#dirty.add(serviceKey);
     if (!this.#started || this.#scheduled) return;
@@ -185,10 +207,34 @@ export class KubernetesSource {
 
   #flush(): void {
     this.#scheduled = false;
+    const now = Date.now();
     for (const key of this.#dirty) {
       const service = this.#services.items.get(key);
-      if (service === undefined) this.#data.delete(key);
-      else this.#data.set(key, serviceData(service, this.#slicesByService.get(key)?.values() ?? []));
+      if (service === undefined) {
+        // A deleted Service is an explicit decision: never held.
+        this.#data.delete(key);
+        this.#release(key);
+        continue;
+      }
+      const next = serviceData(service, this.#slicesByService.get(key)?.values() ?? []);
+      if (this.#o.guard === undefined) {
+        this.#data.set(key, next);
+        continue;
+      }
+      const decision = guardDecision(this.#data.get(key), next, this.#held.get(key), now, this.#o.guard);
+      this.#data.set(key, decision.publish);
+      if (decision.heldSince === undefined) this.#release(key);
+      else {
+        if (!this.#held.has(key)) {
+          this.#o.log.warn({ service: key, graceMs: this.#o.guard.graceMs }, 'holding a mass deregistration for the grace period');
+          this.#o.onGuard?.(key, true);
+        }
+        this.#held.set(key, decision.heldSince);
+        clearTimeout(this.#timers.get(key));
+        const timer = setTimeout(() => this.#touch(key), Math.max(0, (decision.releaseAt ?? now) - now) + 5);
+        timer.unref();
+        this.#timers.set(key, timer);
+      }
     }
     this.#dirty.clear();
     this.#o.onChange({ services: [...this.#data.values()] });

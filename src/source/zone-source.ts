@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ZoneData } from '../dns/index/zone-data.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { KubernetesSource } from './kubernetes-source.ts';
+import type { GuardOptions } from './deregistration-guard.ts';
 import type { RegistryFileError } from './registry-file.ts';
 import { RegistryFileSource } from './registry-source.ts';
 import { readSnapshot, SnapshotWriter } from './snapshot.ts';
@@ -56,6 +57,8 @@ export interface KubernetesSourceSettings {
   readonly snapshot?: string | undefined;
   /** How long to wait for the first list before serving the snapshot instead. */
   readonly syncTimeoutMs: number;
+  readonly guard?: GuardOptions | undefined;
+  readonly onGuard?: (service: string, held: boolean) => void;
 }
 
 /**
@@ -70,6 +73,8 @@ export function kubernetesSource(settings: KubernetesSourceSettings, sink: Sourc
     client: settings.client,
     namespace: settings.namespace,
     log,
+    guard: settings.guard,
+    onGuard: settings.onGuard,
     onChange: (data) => {
       synced = true;
       sink.data(data, 'kubernetes');
