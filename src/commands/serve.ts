@@ -8,7 +8,7 @@ import type { ZoneData } from '../dns/index/zone-data.ts';
 import { ZoneHolder } from '../dns/index/zone-holder.ts';
 import { nextSerial } from '../dns/index/zone-index.ts';
 import { DEFAULT_TCP_LIMITS, startDnsServer, type DnsServer } from '../dns/server.ts';
-import { rcodeName, typeName } from '../dns/wire/codes.ts';
+import { QTYPE, rcodeName, typeName } from '../dns/wire/codes.ts';
 import { startHttp, type Readiness } from '../observability/http.ts';
 import { QueryMetrics, ZoneMetrics } from '../observability/metrics.ts';
 import type { RegistryFileError } from '../source/registry-file.ts';
@@ -88,10 +88,13 @@ function staleEde(freshness: () => Freshness) {
   };
 }
 
+const KNOWN_QTYPES = new Set<number>([0, ...Object.values(QTYPE)]);
+
 function queryObserver(metrics: QueryMetrics) {
   return {
     answered(transport: 'udp' | 'tcp', qtype: number, rcode: number, truncated: boolean) {
-      metrics.queries.inc({ transport, qtype: typeName(qtype), rcode: rcodeName(rcode) });
+      // Label values come from a bounded set: a packet must not be able to mint new time series.
+      metrics.queries.inc({ transport, qtype: KNOWN_QTYPES.has(qtype) ? typeName(qtype) : 'OTHER', rcode: rcodeName(rcode) });
       if (truncated) metrics.truncated.inc();
     },
     dropped(transport: 'udp' | 'tcp') {

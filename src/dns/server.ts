@@ -124,18 +124,22 @@ function serveConnection(
 ): void {
   let pending: Buffer = Buffer.alloc(0);
   let answered = 0;
-  socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
+  let blocked = false;
+  const peer = normalizePeer(socket.remoteAddress);
+  // RFC 7766 §6.2.3: the idle timer runs from one complete query to the next, so a client that
+  // dribbles bytes (slowloris) or announces 65535 bytes and never sends them is still cut off.
+  const deadline = setTimeout(() => socket.destroy(), limits.idleTimeoutMs);
+  socket.once('close', () => clearTimeout(deadline));
   socket.on('error', () => socket.destroy());
-  socket.on('data', (chunk: Buffer) => {
-    // The buffer never holds more than one unanswered message plus one chunk: at most ~128 KiB.
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 2) {
+
+  const process = (): void => {
+    while (!blocked && pending.length >= 2) {
       const length = pending.readUInt16BE(0);
       if (pending.length < 2 + length) break;
       const message = pending.subarray(2, 2 + length);
       pending = pending.subarray(2 + length);
+      deadline.refresh();
       let responses: Buffer[] | undefined;
-      const peer = normalizePeer(socket.remoteAddress);
       try {
         responses = transfer?.(message, peer);
         if (responses === undefined) {
@@ -159,12 +163,24 @@ function serveConnection(
         socket.end();
         return;
       }
-      // A client that sends but does not read: stop reading until it drains (bounded memory).
+      // A client that sends but does not read: stop answering and reading until it drains, so
+      // neither unread answers nor unread queries pile up in memory.
       if (!flushed) {
+        blocked = true;
         socket.pause();
-        socket.once('drain', () => socket.resume());
+        socket.once('drain', () => {
+          blocked = false;
+          socket.resume();
+          process();
+        });
       }
     }
+    // Keep at most one partial message; copy it out of a large chunk so the chunk can be freed.
     if (pending.length > 0 && pending.buffer.byteLength > 4 * 65537) pending = Buffer.from(pending);
+  };
+
+  socket.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    process();
   });
 }
