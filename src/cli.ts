@@ -8,7 +8,7 @@ import { serve, type RunningServe } from './commands/serve.ts';
 import { defaultIdentity, loadKubeConfig, runController } from './commands/controller.ts';
 import { KubeClient } from './kube/rest.ts';
 import { parseCidrList, parseHostPortList, type AddressFilter } from './config/cidr.ts';
-import { createLogger } from './observability/logger.ts';
+import { createLogger, type Logger } from './observability/logger.ts';
 
 // Wiring only: flags (each with an environment variable, DESIGN §9), then the command.
 
@@ -26,8 +26,25 @@ function env(option: Option, name: string): Option {
 const zoneOption = (): Option => env(new Option('--zone <zone>', 'DNS zone served').default(ZONE).argParser(parseZone), 'ZONE');
 const namespaceOption = (): Option =>
   env(new Option('--namespace <ns>', 'Kubernetes namespace of the providers').default('default').argParser(parseNamespace), 'NAMESPACE');
+const logLevelOption = (): Option => env(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'LOG_LEVEL');
 const groupOption = (): Option => env(new Option('--group <group>', 'Dubbo group'), 'GROUP');
 const versionOption = (): Option => env(new Option('--version <version>', 'Dubbo version'), 'VERSION');
+
+/** SIGTERM/SIGINT: stop gracefully, then exit 0 (1 if stopping failed). */
+function stopOnSignal(log: Logger, stop: () => Promise<void>): void {
+  const onSignal = (signal: string): void => {
+    log.info({ signal }, 'shutting down');
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
+}
 
 /** Builds the `dubbo-dns` program. `out`/`err` are where commands print (tests pass buffers). */
 export function program(io: { out: (s: string) => void; err: (s: string) => void; onServe?: (s: RunningServe) => void } = {
@@ -75,7 +92,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(
       env(new Option('--workers <n>', 'processes answering queries (0: one per CPU)').default(1).argParser(integerIn(0, 64)), 'WORKERS'),
     )
-    .addOption(env(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'LOG_LEVEL'))
+    .addOption(logLevelOption())
     .action(async (opts: {
       registry?: string;
       kubernetes?: boolean;
@@ -116,19 +133,8 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
           : undefined;
       const running = await serve({ ...opts, kubernetes, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
       io.onServe?.(running);
-      const stop = (signal: string): void => {
-        log.info({ signal }, 'shutting down');
-        running.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
       // In a cluster the primary stops the workers; a worker ignores signals meant for the group.
-      process.once('SIGTERM', () => (cluster.isWorker ? undefined : stop('SIGTERM')));
-      process.once('SIGINT', () => (cluster.isWorker ? undefined : stop('SIGINT')));
+      if (!cluster.isWorker) stopOnSignal(log, () => running.stop());
     });
 
   root
@@ -146,22 +152,11 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     )
     .addOption(env(new Option('--resync <seconds>', 'reconcile every key this often').default(600).argParser(integerIn(5, 86400)), 'RESYNC'))
     .addOption(env(new Option('--workers <n>', 'keys reconciled at once').default(4).argParser(integerIn(1, 64)), 'WORKERS'))
-    .addOption(env(new Option('--log-level <level>', 'log level').choices(['trace', 'debug', 'info', 'warn', 'error']).default('info'), 'LOG_LEVEL'))
+    .addOption(logLevelOption())
     .action(async (opts: { namespace?: string; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
       const running = await runController({ ...opts, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
-      const stop = (signal: string): void => {
-        log.info({ signal }, 'shutting down');
-        running.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ err }, 'shutdown failed');
-            process.exit(1);
-          },
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
+      stopOnSignal(log, () => running.stop());
     });
 
   root
