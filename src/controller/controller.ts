@@ -34,6 +34,8 @@ export interface ControllerOptions {
 
 const SEP = '\u0000';
 const CRD_PATH = '/apis/dubbo-dns.io/v1alpha1';
+/** How long a status write waits for more of its keys to settle. */
+const STATUS_DELAY_MS = 300;
 
 interface CrEntry {
   readonly view: DubboServiceView;
@@ -51,6 +53,10 @@ export class Controller {
   readonly #crs = new Map<string, Map<string, CrEntry>>(); // ns -> name -> entry
   readonly #pods = new Map<string, Map<string, PodView>>(); // ns -> name -> pod
   readonly #annotated = new Map<string, Set<string>>(); // ns|keyId -> pod names
+  readonly #selected = new Map<string, Set<string>>(); // ns/crName -> names of the pods its selector picks
+  readonly #declaredBy = new Map<string, Set<string>>(); // ns|keyId -> names of the DubboServices declaring it
+  /** Hash we last applied per object (ns/name), to tell our own writes' echoes from real changes. */
+  readonly #applied = new Map<string, string>();
   readonly #keysById = new Map<string, ServiceKey>();
   readonly #services = new Map<string, ManagedServiceView>(); // ns/name
   readonly #slices = new Map<string, Map<string, ManagedSliceView>>(); // ns/service -> slice name -> view
@@ -147,13 +153,30 @@ export class Controller {
     const byName = this.#crs.get(v.namespace) ?? new Map<string, CrEntry>();
     this.#crs.set(v.namespace, byName);
     const old = byName.get(v.name);
-    if (after === undefined) byName.delete(v.name);
-    else {
+    const crKey = `${v.namespace}/${v.name}`;
+    if (after === undefined) {
+      byName.delete(v.name);
+      this.#selected.delete(crKey);
+    } else {
+      // A status-only update (often our own write) changes nothing we reconcile from.
+      if (old !== undefined && old.view.generation === after.generation && old.view.uid === after.uid) {
+        byName.set(v.name, { ...old, view: after });
+        return;
+      }
       const checked = validateDubboServiceSpec(after.spec);
       const spec = checked.ok ? checked.spec : undefined;
       const keys = (spec?.interfaces ?? []).map((i) => this.#keyId(serviceKey(i.interface, i.group, i.version)));
       byName.set(v.name, { view: after, spec, problems: checked.ok ? undefined : checked.problems, keys });
+      const selected = new Set<string>();
+      if (spec !== undefined) for (const pod of this.#pods.get(v.namespace)?.values() ?? []) if (selectorMatches(spec.selector, pod.labels)) selected.add(pod.name);
+      this.#selected.set(crKey, selected);
       this.#queue.add(`cr${SEP}${v.namespace}${SEP}${v.name}`);
+    }
+    for (const id of old?.keys ?? []) this.#declaredBy.get(`${v.namespace}|${id}`)?.delete(v.name);
+    for (const id of byName.get(v.name)?.keys ?? []) {
+      const set = this.#declaredBy.get(`${v.namespace}|${id}`) ?? new Set<string>();
+      set.add(v.name);
+      this.#declaredBy.set(`${v.namespace}|${id}`, set);
     }
     for (const id of new Set([...(old?.keys ?? []), ...(byName.get(v.name)?.keys ?? [])])) this.#enqueueKey(v.namespace, id);
   }
@@ -167,9 +190,12 @@ export class Controller {
     const affected = new Set<string>();
     for (const entry of this.#crs.get(p.namespace)?.values() ?? []) {
       if (entry.spec === undefined) continue;
-      if ((before !== undefined && selectorMatches(entry.spec.selector, before.labels)) || (after !== undefined && selectorMatches(entry.spec.selector, after.labels))) {
-        for (const id of entry.keys) affected.add(id);
-      }
+      const selected = this.#selected.get(`${p.namespace}/${entry.view.name}`);
+      const was = selected?.has(p.name) === true;
+      const is = after !== undefined && selectorMatches(entry.spec.selector, after.labels);
+      if (is) selected?.add(p.name);
+      else selected?.delete(p.name);
+      if (was || is) for (const id of entry.keys) affected.add(id);
     }
     for (const url of before?.dubboGo?.providers ?? []) {
       const id = this.#keyId(url.key);
@@ -197,6 +223,7 @@ export class Controller {
   #onService(key: string, before: ManagedServiceView | undefined, after: ManagedServiceView | undefined): void {
     if (after === undefined) this.#services.delete(key);
     else this.#services.set(key, after);
+    if (this.#isEcho(`Service/${key}`, after?.annotations[L.DESIRED_HASH_ANNOTATION])) return;
     const v = (after ?? before)!;
     const id = identityOf(v);
     if (id !== undefined) this.#enqueueKey(v.namespace, this.#keyId(id));
@@ -210,9 +237,19 @@ export class Controller {
     else slices.set(v.name, after);
     if (slices.size === 0) this.#slices.delete(group);
     else this.#slices.set(group, slices);
+    if (this.#isEcho(`EndpointSlice/${v.namespace}/${v.name}`, after?.desiredHash)) return;
     const svc = this.#services.get(group);
     const id = svc === undefined ? undefined : identityOf(svc);
     if (id !== undefined) this.#enqueueKey(v.namespace, this.#keyId(id));
+  }
+
+  /** True when an event only shows what we just applied (its hash is the one we wrote). */
+  #isEcho(object: string, hash: string | undefined): boolean {
+    if (hash === undefined) {
+      this.#applied.delete(object);
+      return false;
+    }
+    return this.#applied.get(object) === hash;
   }
 
   #keyId(key: ServiceKey): string {
@@ -345,10 +382,11 @@ export class Controller {
       }
     } catch (err) {
       this.#reports.set(reportKey, { ...report, error: (err as Error).message });
-      for (const o of owners) this.#queue.add(`cr${SEP}${o.namespace}${SEP}${o.name}`);
+      for (const o of owners) this.#queue.addAfter(`cr${SEP}${o.namespace}${SEP}${o.name}`, STATUS_DELAY_MS);
       throw err;
     }
-    for (const o of owners) this.#queue.add(`cr${SEP}${o.namespace}${SEP}${o.name}`);
+    // Status waits a moment, so a change touching many of a resource's keys is written once.
+    for (const o of owners) this.#queue.addAfter(`cr${SEP}${o.namespace}${SEP}${o.name}`, STATUS_DELAY_MS);
     return outcome;
   }
 
@@ -358,6 +396,9 @@ export class Controller {
     const entry = this.#crs.get(namespace)?.get(name);
     if (entry === undefined) return { kind: 'done' };
     const reports = entry.keys.map((id) => this.#reports.get(`${namespace}|${id}`)).filter((r): r is KeyReport => r !== undefined);
+    // Until every interface has been reconciled there is nothing true to say (a restart would
+    // otherwise flip Ready to Unknown and back); each key reconcile enqueues the status again.
+    if (entry.problems === undefined && reports.length < entry.keys.length) return { kind: 'done' };
     const status = computeStatus(entry.view, entry.problems, entry.keys.length, reports, new Date().toISOString());
     if (statusDigest(status) === entry.view.statusDigest) return { kind: 'done' };
     const object: InvolvedObject = { apiVersion: 'dubbo-dns.io/v1alpha1', kind: 'DubboService', namespace, name, uid: entry.view.uid };
@@ -369,13 +410,19 @@ export class Controller {
   /** The declarations of a key in a namespace, from the caches. */
   #declare(namespace: string, id: string, key: ServiceKey) {
     const crs: CrDeclaration[] = [];
-    const pods = [...(this.#pods.get(namespace)?.values() ?? [])];
-    for (const entry of this.#crs.get(namespace)?.values() ?? []) {
-      const spec = entry.spec;
-      if (spec === undefined || !entry.keys.includes(id)) continue;
+    const pods = this.#pods.get(namespace);
+    for (const name of this.#declaredBy.get(`${namespace}|${id}`) ?? []) {
+      const entry = this.#crs.get(namespace)?.get(name);
+      const spec = entry?.spec;
+      if (entry === undefined || spec === undefined) continue;
       const iface = spec.interfaces.find((i) => serviceKeyId(serviceKey(i.interface, i.group, i.version)) === id);
       if (iface === undefined) continue;
-      crs.push({ cr: { name: entry.view.name, uid: entry.view.uid, spec }, iface, pods: pods.filter((p) => selectorMatches(spec.selector, p.labels)) });
+      const selected: PodView[] = [];
+      for (const podName of this.#selected.get(`${namespace}/${name}`) ?? []) {
+        const pod = pods?.get(podName);
+        if (pod !== undefined) selected.push(pod);
+      }
+      crs.push({ cr: { name: entry.view.name, uid: entry.view.uid, spec }, iface, pods: selected });
     }
     const annotated: PodDeclaration[] = [];
     for (const podName of this.#annotated.get(`${namespace}|${id}`) ?? []) {
@@ -387,19 +434,25 @@ export class Controller {
 
   #owners(namespace: string, id: string): InvolvedObject[] {
     const out: InvolvedObject[] = [];
-    for (const entry of this.#crs.get(namespace)?.values() ?? []) {
-      if (entry.keys.includes(id)) out.push({ apiVersion: 'dubbo-dns.io/v1alpha1', kind: 'DubboService', namespace, name: entry.view.name, uid: entry.view.uid });
+    for (const name of this.#declaredBy.get(`${namespace}|${id}`) ?? []) {
+      const entry = this.#crs.get(namespace)?.get(name);
+      if (entry !== undefined) out.push({ apiVersion: 'dubbo-dns.io/v1alpha1', kind: 'DubboService', namespace, name, uid: entry.view.uid });
     }
     return out;
   }
 
   async #apply(path: string, manifest: unknown, kind: string): Promise<{ metadata?: { uid?: string } }> {
     this.metrics?.writes.inc({ verb: 'apply', kind });
-    return this.#o.client.apply(path, manifest, L.FIELD_MANAGER);
+    const result = await this.#o.client.apply<{ metadata?: { uid?: string } }>(path, manifest, L.FIELD_MANAGER);
+    const m = (manifest as { metadata?: { namespace?: string; name?: string; annotations?: Record<string, string> } }).metadata;
+    const hash = m?.annotations?.[L.DESIRED_HASH_ANNOTATION];
+    if (hash !== undefined) this.#applied.set(`${kind}/${m?.namespace}/${m?.name}`, hash);
+    return result;
   }
 
   async #delete(path: string, kind: string): Promise<void> {
     this.metrics?.writes.inc({ verb: 'delete', kind });
+    this.#applied.delete(`${kind}/${path.split('/').slice(-3, -2)[0]}/${path.split('/').pop()}`);
     try {
       await this.#o.client.request('DELETE', path);
     } catch (err) {

@@ -20,6 +20,7 @@ export class KeyQueue {
   readonly #dirty = new Set<string>();
   readonly #failures = new Map<string, number>();
   readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #due = new Map<string, number>();
   #wakeups: (() => void)[] = [];
   #closed = false;
 
@@ -45,15 +46,20 @@ export class KeyQueue {
     this.#wakeups.shift()?.();
   }
 
-  /** Adds a key after a delay (replacing an earlier delayed add of it). */
+  /** Adds a key after a delay; when one is already pending, the earlier of the two wins (no starvation). */
   addAfter(key: string, ms: number): void {
+    const due = Date.now() + ms;
+    const pending = this.#due.get(key);
+    if (pending !== undefined && pending <= due) return;
     clearTimeout(this.#timers.get(key));
     const timer = setTimeout(() => {
       this.#timers.delete(key);
+      this.#due.delete(key);
       this.add(key);
     }, ms);
     timer.unref();
     this.#timers.set(key, timer);
+    this.#due.set(key, due);
   }
 
   /** Waits for the next key; undefined once the queue is closed. */
@@ -94,6 +100,7 @@ export class KeyQueue {
     this.#closed = true;
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
+    this.#due.clear();
     for (const w of this.#wakeups.splice(0)) w();
   }
 }

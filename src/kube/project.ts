@@ -74,7 +74,17 @@ export function statusDigest(status: unknown): string {
   const s = (status ?? {}) as { conditions?: Condition[] } & Record<string, unknown>;
   const conditions = (s.conditions ?? []).map((c) => ({ type: c.type, status: c.status, reason: c.reason, message: c.message, observedGeneration: c.observedGeneration }));
   conditions.sort((a, b) => (a.type < b.type ? -1 : 1));
-  return JSON.stringify({ ...s, conditions });
+  // The API server returns keys in its own order: compare by meaning, not by spelling.
+  return canonicalJson({ ...s, conditions });
+}
+
+/** JSON with object keys sorted at every level. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
 }
 
 /** Managed Service -> view. */
