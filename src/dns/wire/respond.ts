@@ -30,7 +30,12 @@ export function udpLimit(query: Query | undefined, maxUdpSize: number): number {
   return Math.max(CLASSIC_UDP_SIZE, Math.min(query.edns.udpSize, maxUdpSize));
 }
 
-let rotation = 0;
+/**
+ * Where the next truncated reply of each answer set starts. Each set has its own cursor, moved on by
+ * the records sent, so consecutive replies walk the whole set: one shared counter made some
+ * endpoints never appear for clients asking several services in turn.
+ */
+const cursors = new WeakMap<readonly Buffer[], number>();
 
 /** Builds the response to a well-formed query. */
 export function respond(packet: Uint8Array, query: Query, result: Lookup, index: ZoneIndex | undefined, ctx: ResponseContext): Buffer {
@@ -108,7 +113,9 @@ export function respond(packet: Uint8Array, query: Query, result: Lookup, index:
       // RFC 2181 §9: the answer RRset does not fit. Send a fair, rotating subset of it with TC set,
       // so clients that never retry over TCP still get usable records and the rest retry.
       const room = ctx.limit - HEADER - questionLength - (opt?.length ?? 0);
-      const subset = fitting(answers, room, answers.length > 0 ? rotation++ % answers.length : 0);
+      const start = cursors.get(answers) ?? 0;
+      const subset = fitting(answers, room, start);
+      if (answers.length > 0) cursors.set(answers, (start + Math.max(1, subset.length)) % answers.length);
       chosenAnswers = subset;
       answerCount = subset.length;
       chosenAdditional = [];
