@@ -131,10 +131,12 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
               guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
             }
           : undefined;
-      const running = await serve({ ...opts, kubernetes, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
+      // Handlers go in before start-up, so a SIGTERM during it still ends in a clean exit 0; in a
+      // cluster the primary stops the workers, and a worker ignores signals meant for the group.
+      const starting = serve({ ...opts, kubernetes, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
+      if (!cluster.isWorker) stopOnSignal(log, async () => (await starting).stop());
+      const running = await starting;
       io.onServe?.(running);
-      // In a cluster the primary stops the workers; a worker ignores signals meant for the group.
-      if (!cluster.isWorker) stopOnSignal(log, () => running.stop());
     });
 
   root
@@ -155,8 +157,9 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(logLevelOption())
     .action(async (opts: { namespace?: string; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
-      const running = await runController({ ...opts, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
-      stopOnSignal(log, () => running.stop());
+      const starting = runController({ ...opts, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
+      stopOnSignal(log, async () => (await starting).stop());
+      await starting;
     });
 
   root

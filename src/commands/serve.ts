@@ -68,7 +68,7 @@ type ToPrimary =
 function rejectedLogger(log: Logger, metrics: ZoneMetrics) {
   return (err: RegistryFileError): void => {
     metrics.reloadFailures.inc();
-    log.warn({ problems: err.problems }, 'registry file rejected; still serving the last good zone');
+    log.warn({ file: err.file, problems: err.problems }, 'registry file rejected; still serving the last good zone');
   };
 }
 
@@ -222,6 +222,8 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
   }, 1000);
   freshnessTimer.unref();
 
+  let onAllInstalled: () => void = () => undefined;
+  const allInstalled = new Promise<void>((resolve) => (onAllInstalled = resolve));
   const fork = (): Worker => {
     const worker = cluster.fork();
     worker.on('message', (msg: ToPrimary) => {
@@ -230,6 +232,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
       if (msg.type !== 'installed') return;
       installed.set(worker.id, msg.serial);
       const everywhere = [...installed.values()].every((s) => s === msg.serial) && installed.size === Object.keys(cluster.workers ?? {}).length;
+      if (msg.serial === zone?.serial && everywhere) onAllInstalled();
       if (msg.serial === zone?.serial && everywhere && counted !== msg.serial) {
         counted = msg.serial;
         zoneMetrics.swapped({ serial: msg.serial, stats: msg.stats }, msg.buildMs);
@@ -243,9 +246,22 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
     log.error({ worker: worker.id, code, signal }, 'worker exited; starting another');
     setTimeout(fork, 1000).unref();
   });
-  const listening = new Promise<number>((resolve) => cluster.once('listening', (_w, address) => resolve(address.port)));
+  // Each worker binds TCP and UDP; "started" is logged once every worker listens and has the zone.
+  let listeners = 0;
+  let dnsPort = options.listen.port;
+  const allListening = new Promise<void>((resolve) => {
+    const onListening = (_w: Worker, address: { port: number }): void => {
+      dnsPort = address.port;
+      if (++listeners >= 2 * options.workers) {
+        cluster.off('listening', onListening);
+        resolve();
+      }
+    };
+    cluster.on('listening', onListening);
+  });
   for (let i = 0; i < options.workers; i++) fork();
-  const dnsPort = await listening;
+  await allListening;
+  if (zone !== undefined) await allInstalled;
 
   const http = await maybeHttp(
     options,
@@ -269,9 +285,11 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
       const exits = Object.values(cluster.workers ?? {}).map(
         (w) =>
           new Promise<void>((resolve) => {
-            if (w === undefined) return resolve();
+            if (w === undefined || w.isDead()) return resolve();
             w.once('exit', () => resolve());
             w.send({ type: 'stop' } satisfies ToWorker);
+            // A worker that cannot stop in time (stuck, or not started yet) is killed.
+            setTimeout(() => w.kill('SIGKILL'), 10_000).unref();
           }),
       );
       await Promise.all(exits);
@@ -292,7 +310,11 @@ async function serveWorker(options: ServeOptions, log: Logger): Promise<RunningS
   const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
   // Until the first zone arrives, in-zone questions get SERVFAIL (never NXDOMAIN).
   let freshness: Freshness = { stale: false, asOf: Date.now() };
-  const dns = await startServing(options, holder, metrics, () => freshness, log);
+  let dnsReady: Promise<DnsServer> | undefined;
+  const stopAndExit = (): void => {
+    void (dnsReady ?? Promise.resolve(undefined)).then((dns) => dns?.close()).then(() => process.exit(0));
+  };
+  // Messages are handled from the start: a stop sent while the sockets are still binding is kept.
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'zone') {
       const result = holder.install(msg.data, msg.serial);
@@ -300,11 +322,12 @@ async function serveWorker(options: ServeOptions, log: Logger): Promise<RunningS
     } else if (msg.type === 'freshness') {
       freshness = msg.freshness;
     } else if (msg.type === 'stop') {
-      dns.close().then(() => process.exit(0));
+      stopAndExit();
     }
   });
-  // The primary handles signals for the cluster; a worker only stops when told (or orphaned).
-  process.on('disconnect', () => void dns.close().then(() => process.exit(0)));
+  process.on('disconnect', stopAndExit);
+  dnsReady = startServing(options, holder, metrics, () => freshness, log);
+  const dns = await dnsReady;
   process.send?.({ type: 'hello' } satisfies ToPrimary);
   return { dnsPort: dns.udpPort, stop: () => dns.close() };
 }

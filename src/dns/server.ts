@@ -15,6 +15,9 @@ export interface TcpLimits {
   readonly maxQueriesPerConnection: number;
 }
 
+/** How long a closing server keeps reading queries that clients already sent. */
+const DRAIN_MS = 100;
+
 export const DEFAULT_TCP_LIMITS: TcpLimits = { maxConnections: 256, idleTimeoutMs: 10_000, maxQueriesPerConnection: 10_000 };
 
 /** A running UDP + TCP DNS listener. */
@@ -42,10 +45,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const { host, handle, log } = options;
   const limits = options.tcp ?? DEFAULT_TCP_LIMITS;
   const connections = new Set<Socket>();
+  /** Shutting down: answer what arrives during the drain window, then end each connection. */
   let closing = false;
+  /** Past the drain window: accept nothing more. */
+  let closed = false;
 
   const tcp: TcpServer = createServer({ noDelay: true, pauseOnConnect: false }, (socket) => {
-    if (closing || connections.size >= limits.maxConnections) {
+    if (closed || connections.size >= limits.maxConnections) {
       socket.destroy();
       return;
     }
@@ -94,10 +100,13 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
     tcpPort: port,
     async close(graceMs = 5000) {
       closing = true;
+      // Queries already sent by clients (in socket buffers, or on connections still in the accept
+      // backlog) are read and answered during a short drain window; connections that answer while
+      // closing end themselves.
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_MS));
+      closed = true;
       udp.close();
       const listenerClosed = new Promise<void>((resolve) => tcp.close(() => resolve()));
-      // Every complete query already received has been answered synchronously; end() flushes those
-      // answers and then closes. A client that does not close in time is cut.
       for (const socket of connections) socket.end();
       const deadline = setTimeout(() => {
         for (const socket of connections) socket.destroy();
@@ -159,7 +168,7 @@ function serveConnection(
       });
       const flushed = socket.write(Buffer.concat(framed));
       answered++;
-      if (answered >= limits.maxQueriesPerConnection || closing()) {
+      if (answered >= limits.maxQueriesPerConnection) {
         socket.end();
         return;
       }
@@ -174,6 +183,11 @@ function serveConnection(
           process();
         });
       }
+    }
+    // Shutting down: every complete query that arrived has been answered; nothing more will be.
+    if (closing() && !blocked && pending.length === 0 && answered > 0) {
+      socket.end();
+      return;
     }
     // Keep at most one partial message; copy it out of a large chunk so the chunk can be freed.
     if (pending.length > 0 && pending.buffer.byteLength > 4 * 65537) pending = Buffer.from(pending);

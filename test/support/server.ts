@@ -27,7 +27,7 @@ export interface ServerProcess {
  */
 export async function startServer(args: readonly string[], options: { http?: boolean } = {}): Promise<ServerProcess> {
   const argv = [MAIN, 'serve', '--listen', '127.0.0.1:0', ...(options.http === false ? [] : ['--http-listen', '127.0.0.1:0']), ...args];
-  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'debug' } });
+  const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DUBBO_DNS_LOG_LEVEL: 'debug' } });
   const logs: Record<string, unknown>[] = [];
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
   let stderr = '';

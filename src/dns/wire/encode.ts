@@ -72,7 +72,8 @@ function rdataBytes(rdata: Rdata, table: SuffixTable): Buffer {
     case 'AAAA':
       return Buffer.from(ipaddr.parse(rdata.address).toByteArray());
     case 'SRV':
-      return Buffer.concat([u16(rdata.priority), u16(rdata.weight), u16(rdata.port), compressName(rdata.target, table)]);
+      // RFC 2782: "name compression is not to be used for this field" (and c-ares rejects it).
+      return Buffer.concat([u16(rdata.priority), u16(rdata.weight), u16(rdata.port), nameToWire(rdata.target.toLowerCase())]);
     case 'TXT': {
       const strings = rdata.strings.length === 0 ? [''] : rdata.strings; // RFC 6763 §6.1: never empty
       return Buffer.concat(
