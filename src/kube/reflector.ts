@@ -202,6 +202,11 @@ export class Reflector<V> {
         if (old === undefined || !sameJson(old, view)) handler.changed(key, old, view);
       },
       this.#abort.signal,
+      () => {
+        // The server accepted the watch from our resourceVersion: the cache follows it again.
+        this.#connected = true;
+        this.lastContact = Date.now();
+      },
     );
   }
 }

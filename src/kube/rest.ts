@@ -124,7 +124,13 @@ export class KubeClient {
    * Streams a watch: calls `onEvent` per event until the server ends the stream (resolves), the
    * connection fails (rejects with KubeError), or `signal` aborts (resolves).
    */
-  async watch(path: string, query: RequestInit['query'], onEvent: (type: string, object: Record<string, unknown>) => void, signal: AbortSignal): Promise<void> {
+  async watch(
+    path: string,
+    query: RequestInit['query'],
+    onEvent: (type: string, object: Record<string, unknown>) => void,
+    signal: AbortSignal,
+    onOpen?: () => void,
+  ): Promise<void> {
     const url = this.#url(path, { ...query, watch: true });
     const base = await this.#options();
     return new Promise<void>((resolve, reject) => {
@@ -146,6 +152,7 @@ export class KubeClient {
           });
           return;
         }
+        onOpen?.();
         const lines = createInterface({ input: res, crlfDelay: Infinity });
         // readline re-emits the response's errors (an abort, a reset); the response handler below decides.
         lines.on('error', () => undefined);
