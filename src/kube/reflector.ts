@@ -104,7 +104,7 @@ export class Reflector<V> {
 
   async #loop(onSynced: () => void): Promise<void> {
     const { log } = this.#opts;
-    const backoff = this.#opts.backoff ?? { initial: 200, max: 30_000 };
+    const backoff = this.#opts.backoff ?? { initial: 200, max: 10_000 };
     let delay = backoff.initial;
     let needList = true;
     while (!this.#abort.signal.aborted) {

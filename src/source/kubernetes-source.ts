@@ -99,6 +99,12 @@ export function serviceData(service: ServiceView, slices: Iterable<SliceView>): 
   return { namespace: service.namespace, key: service.key, protocol: service.protocol, params: service.params, endpoints };
 }
 
+/**
+ * Reconnect quickly: while disconnected the answers may be stale, and two watches per DNS replica
+ * retrying every few seconds cost the API server nothing.
+ */
+const RECONNECT_BACKOFF = { initial: 200, max: 3000 } as const;
+
 /** Options of the Kubernetes source. */
 export interface KubernetesSourceOptions {
   readonly client: KubeClient;
@@ -139,12 +145,14 @@ export class KubernetesSource {
       project: projectService,
       handler: { changed: (key) => this.#touch(key) },
       log,
+      backoff: RECONNECT_BACKOFF,
     });
     this.#slices = new Reflector<SliceView>({
       client: options.client,
       path: ns('/apis/discovery.k8s.io/v1', 'endpointslices'),
       labelSelector: `${L.SLICE_MANAGED_BY_LABEL}=${L.SLICE_MANAGED_BY_VALUE}`,
       project: projectSlice,
+      backoff: RECONNECT_BACKOFF,
       handler: {
         changed: (key, before, after) => {
           const v = (after ?? before)!;
