@@ -353,8 +353,10 @@ export class Controller {
           for (const o of owners) void this.#events.record(o, 'Warning', 'NameConflict', `Service ${namespace}/${name} for ${formatServiceKey(key)}: ${plan.message}`);
           break;
         case 'delete':
-          for (const s of plan.slices) await this.#delete(`/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices/${s}`, 'EndpointSlice');
+          // The Service goes first: readers (the DNS server) then see a key removed, never a key
+          // whose endpoints all vanished (which their mass-deregistration guard would hold).
           if (plan.service !== '') await this.#delete(`/api/v1/namespaces/${namespace}/services/${plan.service}`, 'Service');
+          for (const s of plan.slices) await this.#delete(`/apis/discovery.k8s.io/v1/namespaces/${namespace}/endpointslices/${s}`, 'EndpointSlice');
           this.#reports.delete(reportKey);
           log.info({ service: plan.service, slices: plan.slices.length }, 'pruned');
           break;

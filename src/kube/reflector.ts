@@ -54,6 +54,7 @@ export class Reflector<V> {
   /** When the last list or watch event arrived (ms). */
   lastContact = 0;
   #connected = false;
+  #opened = false;
   #lastConnected = 0;
 
   constructor(options: ReflectorOptions<V>) {
@@ -112,6 +113,7 @@ export class Reflector<V> {
         if (needList) {
           await this.#list();
           needList = false;
+          delay = backoff.initial;
           onSynced();
         }
         await this.#watch();
@@ -128,6 +130,9 @@ export class Reflector<V> {
           needList = true;
           continue;
         }
+        // A watch that opened since the last failure means the server was back: start over small.
+        if (this.#opened) delay = backoff.initial;
+        this.#opened = false;
         const wait = Math.min(delay, backoff.max) * (0.5 + Math.random());
         log.warn({ path: this.#opts.path, err: (err as Error).message, retryInMs: Math.round(wait) }, 'list/watch failed; retrying');
         await sleep(wait, this.#abort.signal);
@@ -205,6 +210,7 @@ export class Reflector<V> {
       () => {
         // The server accepted the watch from our resourceVersion: the cache follows it again.
         this.#connected = true;
+        this.#opened = true;
         this.lastContact = Date.now();
       },
     );
