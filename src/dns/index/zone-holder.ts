@@ -1,4 +1,4 @@
-import { buildZoneIndex, nextSerial, wireKey, type ZoneIndex, type ZoneSettings } from './zone-index.ts';
+import { buildZoneIndex, nextSerial, wireKey, zoneFingerprint, type ZoneIndex, type ZoneSettings } from './zone-index.ts';
 import type { ZoneData } from './zone-data.ts';
 import { normalizeZone } from '../../dubbo/naming.ts';
 
@@ -42,11 +42,9 @@ export class ZoneHolder {
   /** Builds a snapshot from `data` off to the side and swaps it in when it differs. */
   update(data: ZoneData): UpdateResult {
     const previous = this.#current;
+    if (previous !== undefined && zoneFingerprint(data, this.settings) === previous.fingerprint) return { changed: false, index: previous };
     const started = performance.now();
-    const candidate = buildZoneIndex(data, this.settings, previous?.serial ?? 0, previous);
-    if (previous !== undefined && candidate.fingerprint === previous.fingerprint) return { changed: false, index: previous };
-    // Rebuild only the apex with the real serial: the fragments are reused, so this is cheap.
-    const index = buildZoneIndex(data, this.settings, nextSerial(previous?.serial), candidate);
+    const index = buildZoneIndex(data, this.settings, nextSerial(previous?.serial), previous);
     this.#current = index;
     return { changed: true, index, previous, buildMs: performance.now() - started };
   }

@@ -8,33 +8,47 @@ import type { ServiceData, ZoneData } from './zone-data.ts';
 
 // The zone as an immutable snapshot (DESIGN §3, STYLE habit 8): built off to the side, with every
 // answer precomputed as wire bytes per (name, type), then swapped in whole by its holder. Queries
-// read one reference and never see a half-built zone.
+// read one reference and never see a half-built zone. A build reuses what did not change: the
+// compiled names of unchanged services, the browse records of unchanged namespaces, and the name
+// table itself (copied, then patched), so one endpoint changing costs one service, not the zone.
 
-/** A precomputed answer for one (name, type). */
+/** A precomputed answer for one (name, type): records packed in one buffer, with their ends. */
 export interface Prepared {
-  /** Answer records, each position-independent (see wire/encode.ts): views into `answerBytes`. */
-  readonly answers: readonly Buffer[];
+  /** Answer records, each position-independent (see wire/encode.ts). */
   readonly answerBytes: Buffer;
+  /** End offset of each answer record in `answerBytes` (offsets, not views: memory is the limit). */
+  readonly answerEnds: readonly number[];
   /** Additional records (SRV targets' addresses), sent only when they fit. */
-  readonly additional: readonly Buffer[];
   readonly additionalBytes: Buffer;
+  readonly additionalEnds: readonly number[];
 }
 
-/** Packs records into one buffer, keeping a view per record. */
+const NO_BYTES = Buffer.alloc(0);
+const NO_ENDS: readonly number[] = Object.freeze([]);
+
+/** Packs records into one buffer per section. */
 export function prepare(answers: readonly Buffer[], additional: readonly Buffer[]): Prepared {
-  const pack = (records: readonly Buffer[]): [Buffer, Buffer[]] => {
-    const bytes = Buffer.concat(records);
-    const views: Buffer[] = [];
+  const pack = (records: readonly Buffer[]): [Buffer, readonly number[]] => {
+    if (records.length === 0) return [NO_BYTES, NO_ENDS];
+    const ends: number[] = [];
     let offset = 0;
-    for (const r of records) {
-      views.push(bytes.subarray(offset, offset + r.length));
-      offset += r.length;
-    }
-    return [bytes, views];
+    for (const r of records) ends.push((offset += r.length));
+    return [Buffer.concat(records, offset), ends];
   };
-  const [answerBytes, answerViews] = pack(answers);
-  const [additionalBytes, additionalViews] = pack(additional);
-  return { answers: answerViews, answerBytes, additional: additionalViews, additionalBytes };
+  const [answerBytes, answerEnds] = pack(answers);
+  const [additionalBytes, additionalEnds] = pack(additional);
+  return { answerBytes, answerEnds, additionalBytes, additionalEnds };
+}
+
+/** The records of a packed section as views (used only when a reply must be cut). */
+export function records(bytes: Buffer, ends: readonly number[]): Buffer[] {
+  const out: Buffer[] = [];
+  let start = 0;
+  for (const end of ends) {
+    out.push(bytes.subarray(start, end));
+    start = end;
+  }
+  return out;
 }
 
 /** One owner name (or empty non-terminal) of the zone. */
@@ -66,8 +80,19 @@ interface Fragment {
   readonly fingerprint: string;
   /** The DNS-SD instance name `S._dubbo._tcp.N.Z`, for the namespace's browse PTR. */
   readonly instance: string;
+  /** Its names, with the empty non-terminals inside its own subtree (`_tcp.S.N.Z`). */
   readonly nodes: ReadonlyMap<string, NameNode>;
   readonly records: number;
+  readonly endpoints: number;
+}
+
+/** What a build keeps for the next one besides the fragments. */
+interface Carry {
+  readonly fragments: ReadonlyMap<string, Fragment>;
+  /** Namespace -> its browse node and the instance list it was built from. */
+  readonly browse: ReadonlyMap<string, { readonly instances: string; readonly node: NameNode }>;
+  /** Keys of the names owned by the zone level (apex, namespaces, browse), replaced every build. */
+  readonly zoneKeys: readonly string[];
 }
 
 /** An immutable, fully compiled zone. */
@@ -80,13 +105,13 @@ export interface ZoneIndex {
   readonly ttl: number;
   /** Lowercase wire-form name (latin1) -> node; includes empty non-terminals. */
   readonly names: ReadonlyMap<string, NameNode>;
-  /** Content hash: equal for zones that answer the same (serial aside). */
+  /** Content hash: equal for zones that answer the same (serial aside). See {@link zoneFingerprint}. */
   readonly fingerprint: string;
   readonly stats: ZoneStats;
   /** The SOA record for a negative answer whose question has the apex at `apexOffset`. */
   negativeSoa(apexOffset: number): Buffer;
-  /** Compiled per-service names, for the next incremental build. */
-  readonly fragments: ReadonlyMap<string, Fragment>;
+  /** What the next incremental build reuses. */
+  readonly carry: Carry;
   /** When this snapshot was built (ms since epoch). */
   readonly builtAt: number;
   /**
@@ -119,8 +144,8 @@ export function nextSerial(previous: number | undefined, nowMs = Date.now()): nu
   return diff > 0 && diff < 0x80000000 ? seconds : bumped;
 }
 
-/** Compiles one RRset per owner into prepared answers, with SRV targets' addresses as additional. */
-function compileNodes(sets: Map<string, RRset[]>, ttl: number, addressOf: (target: string) => readonly RRset[]): Map<string, NameNode> {
+/** Compiles RRsets per owner into prepared answers, with SRV targets' addresses as additional. */
+function compileNodes(sets: ReadonlyMap<string, RRset[]>, ttl: number, addressOf: (target: string) => readonly RRset[]): Map<string, NameNode> {
   const nodes = new Map<string, NameNode>();
   for (const [owner, rrsets] of sets) {
     const table = suffixTable(owner);
@@ -144,73 +169,168 @@ function compileNodes(sets: Map<string, RRset[]>, ttl: number, addressOf: (targe
 function pickAny(types: ReadonlyMap<number, Prepared>): Prepared | undefined {
   for (const t of [QTYPE.SOA, QTYPE.SRV, QTYPE.A, QTYPE.AAAA, QTYPE.PTR, QTYPE.TXT, QTYPE.NS]) {
     const p = types.get(t);
-    if (p !== undefined) return prepare(p.answers, []);
+    if (p !== undefined) return p.additionalEnds.length === 0 ? p : { ...p, additionalBytes: NO_BYTES, additionalEnds: NO_ENDS };
   }
   return undefined;
 }
 
+const EMPTY: NameNode = { types: new Map(), any: undefined };
+
+/**
+ * Copies every answer of a group of names into one buffer of its own. Small buffers come from
+ * Node's shared pool, where a few live bytes pin whole slabs full of build-time garbage (measured:
+ * 49 MiB of answers held 309 MiB of slabs); one exact-size buffer per service frees with it.
+ */
+function compact(nodes: ReadonlyMap<string, NameNode>): Map<string, NameNode> {
+  let total = 0;
+  for (const node of nodes.values()) for (const p of node.types.values()) total += p.answerBytes.length + p.additionalBytes.length;
+  const arena = Buffer.allocUnsafeSlow(total);
+  let offset = 0;
+  const put = (bytes: Buffer): Buffer => {
+    if (bytes.length === 0) return NO_BYTES;
+    bytes.copy(arena, offset);
+    offset += bytes.length;
+    return arena.subarray(offset - bytes.length, offset);
+  };
+  const out = new Map<string, NameNode>();
+  for (const [key, node] of nodes) {
+    if (node === EMPTY) {
+      out.set(key, EMPTY);
+      continue;
+    }
+    const types = new Map<number, Prepared>();
+    for (const [type, p] of node.types) types.set(type, { answerBytes: put(p.answerBytes), answerEnds: p.answerEnds, additionalBytes: put(p.additionalBytes), additionalEnds: p.additionalEnds });
+    out.set(key, { types, any: pickAny(types) });
+  }
+  return out;
+}
+
 function compileService(service: ServiceData, zone: string, ttl: number, fingerprint: string): Fragment {
   const { label, records } = serviceRecords(service, zone);
-  const addressOf = (target: string): readonly RRset[] =>
-    (records.get(target) ?? []).filter((s) => s.type === 'A' || s.type === 'AAAA');
+  const addressOf = (target: string): readonly RRset[] => (records.get(target) ?? []).filter((s) => s.type === 'A' || s.type === 'AAAA');
   let count = 0;
   for (const sets of records.values()) for (const s of sets) count += s.records.length;
+  const nodes = compact(compileNodes(records, ttl, addressOf));
+  // RFC 8020: names between an owner and `S.N.Z` exist (NODATA), e.g. `_tcp.S.N.Z`.
+  const baseKey = wireKey(`${label}.${service.namespace}.${zone}`);
+  for (const key of [...nodes.keys()]) {
+    if (!key.endsWith(baseKey)) continue;
+    let offset = 0;
+    while (key.length - offset > baseKey.length) {
+      offset += key.charCodeAt(offset) + 1;
+      const ancestor = key.slice(offset);
+      if (nodes.has(ancestor)) break;
+      nodes.set(ancestor, EMPTY);
+    }
+  }
   const instance = `${label}._dubbo._tcp.${service.namespace}.${zone}`;
-  return { fingerprint, instance, nodes: compileNodes(records, ttl, addressOf), records: count };
+  return { fingerprint, instance, nodes, records: count, endpoints: service.endpoints.length };
+}
+
+/** Service data are immutable, so each object's fingerprint is computed once (sources reuse objects of unchanged services). */
+const fingerprints = new WeakMap<ServiceData, string>();
+function fingerprintOf(service: ServiceData): string {
+  let f = fingerprints.get(service);
+  if (f === undefined) {
+    f = createHash('sha256').update(JSON.stringify(service)).digest('base64');
+    fingerprints.set(service, f);
+  }
+  return f;
+}
+
+function fragmentId(service: ServiceData): string {
+  return `${service.namespace}\u0000${serviceKeyId(service.key)}`;
+}
+
+/** The services a zone is built from, sorted, without duplicates (a second copy would shadow the first). */
+function distinctServices(data: ZoneData): { id: string; service: ServiceData }[] {
+  const sorted = data.services.map((service) => ({ id: fragmentId(service), service })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return sorted.filter((x, i) => i === 0 || sorted[i - 1]?.id !== x.id);
+}
+
+/** What a zone built from `data` would answer, as a hash: equal hashes, no rebuild (STYLE habit 7). */
+export function zoneFingerprint(data: ZoneData, settings: ZoneSettings): string {
+  const hash = createHash('sha256').update(`${normalizeZone(settings.zone)}\u0000${settings.ttl}\u0000`);
+  for (const { service } of distinctServices(data)) hash.update(fingerprintOf(service)).update('\u0000');
+  return hash.digest('hex');
 }
 
 /**
- * Builds a snapshot from zone data. `previous` lends the compiled names of services that did not
- * change, so one endpoint changing recompiles one service, not the zone.
+ * Builds a snapshot from zone data. `previous` lends what did not change, so one endpoint changing
+ * recompiles one service, not the zone.
  */
 export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: number, previous?: ZoneIndex): ZoneIndex {
   const zone = normalizeZone(settings.zone);
   const { ttl } = settings;
-  const reuse = previous !== undefined && previous.zone === zone && previous.ttl === ttl ? previous.fragments : undefined;
+  const carry = previous !== undefined && previous.zone === zone && previous.ttl === ttl ? previous.carry : undefined;
 
-  const names = new Map<string, NameNode>();
+  const services = distinctServices(data);
   const fragments = new Map<string, Fragment>();
-  const browse = new Map<string, string[]>();
+  const names = carry === undefined || previous === undefined ? new Map<string, NameNode>() : new Map(previous.names);
   const zoneHash = createHash('sha256').update(`${zone}\u0000${ttl}\u0000`);
-  let records = 0;
+  let recordCount = 0;
   let endpoints = 0;
 
-  const sorted = [...data.services].sort((a, b) => compare(fragmentId(a), fragmentId(b)));
-  const served: ServiceData[] = [];
-  for (const service of sorted) {
-    const id = fragmentId(service);
-    if (fragments.has(id)) continue; // sources merge duplicates; a second copy would shadow the first
-    served.push(service);
+  // 1. Services: reuse unchanged fragments; patch the copied name table for the others.
+  for (const { id, service } of services) {
     const fingerprint = fingerprintOf(service);
-    const prior = reuse?.get(id);
+    zoneHash.update(fingerprint).update('\u0000');
+    const prior = carry?.fragments.get(id);
     const fragment = prior !== undefined && prior.fingerprint === fingerprint ? prior : compileService(service, zone, ttl, fingerprint);
     fragments.set(id, fragment);
-    zoneHash.update(fingerprint).update('\u0000');
-    for (const [key, node] of fragment.nodes) names.set(key, node);
-    records += fragment.records;
-    endpoints += service.endpoints.length;
-    const list = browse.get(service.namespace) ?? [];
-    list.push(fragment.instance);
-    browse.set(service.namespace, list);
+    recordCount += fragment.records;
+    endpoints += fragment.endpoints;
   }
+  if (carry !== undefined) {
+    for (const [id, old] of carry.fragments) if (fragments.get(id) !== old) for (const key of old.nodes.keys()) names.delete(key);
+    for (const key of carry.zoneKeys) names.delete(key);
+  }
+  for (const [id, fragment] of fragments) if (carry?.fragments.get(id) !== fragment) for (const [key, node] of fragment.nodes) names.set(key, node);
 
-  // DNS-SD browse (RFC 6763 §4.1): one PTR per service instance in the namespace.
-  const apexSets = new Map<string, RRset[]>();
-  for (const [namespace, instances] of browse) {
+  // 2. Zone level: apex SOA/NS, and per namespace the DNS-SD browse PTR (RFC 6763 §4.1) and the
+  // empty non-terminals `N.Z`, `_tcp.N.Z` (RFC 8020).
+  const byNamespace = new Map<string, string[]>();
+  for (const { service } of services) {
+    const list = byNamespace.get(service.namespace) ?? [];
+    list.push(fragments.get(fragmentId(service))!.instance);
+    byNamespace.set(service.namespace, list);
+  }
+  const zoneKeys: string[] = [];
+  const setZoneNode = (key: string, node: NameNode): void => {
+    if (!names.has(key)) zoneKeys.push(key);
+    names.set(key, node);
+  };
+  const browse = new Map<string, { instances: string; node: NameNode }>();
+  for (const [namespace, instances] of byNamespace) {
     const owner = `_dubbo._tcp.${namespace}.${zone}`;
-    apexSets.set(owner, [{ name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) }]);
-    records += instances.length;
+    const joined = instances.join('\u0000');
+    const prior = carry?.browse.get(namespace);
+    const node =
+      prior !== undefined && prior.instances === joined
+        ? prior.node
+        : compact(compileNodes(new Map([[owner, [{ name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) } as RRset]]]), ttl, () => [])).get(wireKey(owner))!;
+    browse.set(namespace, { instances: joined, node });
+    setZoneNode(wireKey(owner), node);
+    setZoneNode(wireKey(`_tcp.${namespace}.${zone}`), EMPTY);
+    setZoneNode(wireKey(`${namespace}.${zone}`), EMPTY);
+    recordCount += instances.length;
   }
   const soa: Rdata = { type: 'SOA', mname: nameserverName(zone), rname: `hostmaster.${zone}`, serial, ...SOA_TIMERS, minimum: ttl };
-  apexSets.set(zone, [
-    { name: zone, type: 'SOA', records: [soa] },
-    { name: zone, type: 'NS', records: [{ type: 'NS', target: nameserverName(zone) }] },
+  const apexSets = new Map<string, RRset[]>([
+    [
+      zone,
+      [
+        { name: zone, type: 'SOA', records: [soa] },
+        { name: zone, type: 'NS', records: [{ type: 'NS', target: nameserverName(zone) }] },
+      ],
+    ],
   ]);
-  records += 2;
-  for (const [key, node] of compileNodes(apexSets, ttl, () => [])) names.set(key, node);
-  const nsKey = wireKey(nameserverName(zone));
-  if (!names.has(nsKey)) names.set(nsKey, EMPTY);
-  addEmptyNonTerminals(names, wireKey(zone));
+  recordCount += 2;
+  for (const [key, node] of compileNodes(apexSets, ttl, () => [])) {
+    zoneKeys.push(key);
+    names.set(key, node);
+  }
+  for (const name of [nameserverName(zone), `dns.${zone}`]) if (!names.has(wireKey(name))) setZoneNode(wireKey(name), EMPTY);
 
   // The negative-answer SOA depends only on where the apex sits in the question: cache by offset.
   const negatives = new Map<number, Buffer>();
@@ -230,9 +350,9 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
     ttl,
     names,
     fingerprint: zoneHash.digest('hex'),
-    stats: { services: fragments.size, names: names.size, records, endpoints },
+    stats: { services: fragments.size, names: names.size, records: recordCount, endpoints },
     negativeSoa,
-    fragments,
+    carry: { fragments, browse, zoneKeys },
     builtAt: Date.now(),
     *transferRecords() {
       const table = suffixTable(zone);
@@ -241,8 +361,12 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
       };
       const soaRecord = encodeRecord(zone, ttl, soa, table);
       yield soaRecord;
-      for (const [owner, sets] of apexSets) yield* encode(owner === zone ? sets.filter((x) => x.type !== 'SOA') : sets);
-      for (const service of served) for (const sets of serviceRecords(service, zone).records.values()) yield* encode(sets);
+      yield encodeRecord(zone, ttl, { type: 'NS', target: nameserverName(zone) }, table);
+      for (const [namespace, instances] of byNamespace) {
+        const owner = `_dubbo._tcp.${namespace}.${zone}`;
+        yield* encode([{ name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) }]);
+      }
+      for (const { service } of services) for (const sets of serviceRecords(service, zone).records.values()) yield* encode(sets);
       yield soaRecord;
     },
   };
@@ -259,39 +383,3 @@ function suffixTableAt(zone: string, apexOffset: number): Map<string, number> {
   }
   return table;
 }
-
-/** RFC 8020: every ancestor of an owner name up to the apex exists (NODATA, not NXDOMAIN). */
-function addEmptyNonTerminals(names: Map<string, NameNode>, apexKey: string): void {
-  for (const key of [...names.keys()]) {
-    let offset = 0;
-    while (key.length - offset > apexKey.length) {
-      offset += key.charCodeAt(offset) + 1;
-      const ancestor = key.slice(offset);
-      // An ancestor already present had (or will have) its own ancestors added.
-      if (ancestor.length < apexKey.length || names.has(ancestor)) break;
-      names.set(ancestor, EMPTY);
-    }
-  }
-}
-
-const EMPTY: NameNode = { types: new Map(), any: undefined };
-
-/** Service data are immutable, so each object's fingerprint is computed once (sources reuse objects of unchanged services). */
-const fingerprints = new WeakMap<ServiceData, string>();
-function fingerprintOf(service: ServiceData): string {
-  let f = fingerprints.get(service);
-  if (f === undefined) {
-    f = createHash('sha256').update(JSON.stringify(service)).digest('base64');
-    fingerprints.set(service, f);
-  }
-  return f;
-}
-
-function fragmentId(service: ServiceData): string {
-  return `${service.namespace}\u0000${serviceKeyId(service.key)}`;
-}
-
-function compare(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-

@@ -1,5 +1,5 @@
 import type { Lookup } from '../answer/lookup.ts';
-import type { ZoneIndex } from '../index/zone-index.ts';
+import { records, type Prepared, type ZoneIndex } from '../index/zone-index.ts';
 import { RCODE } from './codes.ts';
 import type { ParseResult, Query } from './parse-query.ts';
 
@@ -35,26 +35,21 @@ export function udpLimit(query: Query | undefined, maxUdpSize: number): number {
  * the records sent, so consecutive replies walk the whole set: one shared counter made some
  * endpoints never appear for clients asking several services in turn.
  */
-const cursors = new WeakMap<readonly Buffer[], number>();
+const cursors = new WeakMap<Prepared, number>();
+const EMPTY = Buffer.alloc(0);
 
 /** Builds the response to a well-formed query. */
 export function respond(packet: Uint8Array, query: Query, result: Lookup, index: ZoneIndex | undefined, ctx: ResponseContext): Buffer {
   let rcode: number = RCODE.NOERROR;
   let authoritative = true;
-  let answers: readonly Buffer[] = [];
-  let answerBytes: Buffer | undefined;
-  let additional: readonly Buffer[] = [];
-  let additionalBytes: Buffer | undefined;
+  let prepared: Prepared | undefined;
   let authority: Buffer | undefined;
   const questionLength = query.questionEnd - HEADER;
   const qnameLength = questionLength - 4;
 
   switch (result.kind) {
     case 'answer':
-      answers = result.prepared.answers;
-      answerBytes = result.prepared.answerBytes;
-      additional = result.prepared.additional;
-      additionalBytes = result.prepared.additionalBytes;
+      prepared = result.prepared;
       break;
     case 'nxdomain':
     case 'nodata':
@@ -83,39 +78,37 @@ export function respond(packet: Uint8Array, query: Query, result: Lookup, index:
   if (query.edns !== undefined && query.edns.version > 0) {
     // RFC 6891 §6.1.3: we speak EDNS version 0 only.
     rcode = RCODE.BADVERS;
-    answers = [];
-    answerBytes = undefined;
-    additional = [];
-    additionalBytes = undefined;
+    prepared = undefined;
     authority = undefined;
     authoritative = false;
   }
 
   const opt = query.edns === undefined ? undefined : optRecord(ctx.udpSize, rcode, query.edns.dnssecOk, ctx.ede);
   const fixed = HEADER + questionLength + (authority?.length ?? 0) + (opt?.length ?? 0);
-  const answerSize = answerBytes?.length ?? 0;
-  const additionalSize = additionalBytes?.length ?? 0;
+  const answerSize = prepared?.answerBytes.length ?? 0;
+  const additionalSize = prepared?.additionalBytes.length ?? 0;
 
-  let chosenAnswers: readonly Buffer[] | Buffer = answerBytes ?? Buffer.alloc(0);
-  let answerCount = answers.length;
-  let chosenAdditional: readonly Buffer[] | Buffer = additionalBytes ?? Buffer.alloc(0);
-  let additionalCount = additional.length;
+  let chosenAnswers: readonly Buffer[] | Buffer = prepared?.answerBytes ?? EMPTY;
+  let answerCount = prepared?.answerEnds.length ?? 0;
+  let chosenAdditional: readonly Buffer[] | Buffer = prepared?.additionalBytes ?? EMPTY;
+  let additionalCount = prepared?.additionalEnds.length ?? 0;
   let withAuthority = authority !== undefined;
   let truncated = false;
 
-  if (fixed + answerSize + additionalSize > ctx.limit) {
+  if (prepared !== undefined && fixed + answerSize + additionalSize > ctx.limit) {
     if (fixed + answerSize <= ctx.limit) {
       // RFC 2181 §9: missing additional data is no reason for TC; send the glue that fits.
-      const fit = fitting(additional, ctx.limit - fixed - answerSize, 0);
+      const fit = fitting(records(prepared.additionalBytes, prepared.additionalEnds), ctx.limit - fixed - answerSize, 0);
       chosenAdditional = fit;
       additionalCount = fit.length;
     } else {
       // RFC 2181 §9: the answer RRset does not fit. Send a fair, rotating subset of it with TC set,
       // so clients that never retry over TCP still get usable records and the rest retry.
       const room = ctx.limit - HEADER - questionLength - (opt?.length ?? 0);
-      const start = cursors.get(answers) ?? 0;
+      const answers = records(prepared.answerBytes, prepared.answerEnds);
+      const start = cursors.get(prepared) ?? 0;
       const subset = fitting(answers, room, start);
-      if (answers.length > 0) cursors.set(answers, (start + Math.max(1, subset.length)) % answers.length);
+      if (answers.length > 0) cursors.set(prepared, (start + Math.max(1, subset.length)) % answers.length);
       chosenAnswers = subset;
       answerCount = subset.length;
       chosenAdditional = [];
