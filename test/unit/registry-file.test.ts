@@ -91,3 +91,16 @@ describe('registry file (DESIGN §8)', () => {
     ]);
   });
 });
+
+describe('registry file as JSON', () => {
+  it('reports problems with lines even on the JSON fast path', () => {
+    const text = '{\n  "namespace": "shop",\n  "services": [\n    { "interface": "a.B", "port": 70000 }\n  ]\n}\n';
+    assert.deepEqual(problemsOf(text), ['4:services[0].port: must be an integer 1-65535, got 70000']);
+  });
+
+  it('gives the same data as the YAML path', () => {
+    const yaml = 'namespace: shop\nservices:\n  - interface: a.B\n    port: 1\n    endpoints: [{ address: 10.0.0.1, weight: 5 }]\n';
+    const json = JSON.stringify({ namespace: 'shop', services: [{ interface: 'a.B', port: 1, endpoints: [{ address: '10.0.0.1', weight: 5 }] }] });
+    assert.deepEqual(parseRegistry(json), parseRegistry(yaml));
+  });
+});
