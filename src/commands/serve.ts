@@ -145,7 +145,7 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
         const result = holder.update(data);
         if (!result.changed) return;
         zoneMetrics.swapped(result.index, result.buildMs);
-        notifier?.notify(result.index.serial);
+        notifier?.notify(result.index.serial, result.index.transferRecords().next().value);
         const { serial, stats } = result.index;
         sourceLog.info({ origin, serial, ...stats, buildMs: round(result.buildMs) }, first ? 'zone loaded' : 'zone reloaded');
       },

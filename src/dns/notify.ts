@@ -14,16 +14,20 @@ export interface NotifyOptions {
   readonly attempts: number;
 }
 
-/** Builds a NOTIFY message for a zone's SOA. */
-export function notifyMessage(id: number, zone: string): Buffer {
+/**
+ * Builds a NOTIFY message for a zone's SOA; `soa` (the record, compressed against the zone as the
+ * question) goes in the answer section as a hint of the new serial (RFC 1996 §3.7).
+ */
+export function notifyMessage(id: number, zone: string, soa?: Buffer): Buffer {
   const header = Buffer.alloc(12);
   header.writeUInt16BE(id, 0);
   header.writeUInt16BE((OPCODE.NOTIFY << 11) | 0x0400, 2); // opcode NOTIFY, AA
   header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(soa === undefined ? 0 : 1, 6);
   const tail = Buffer.alloc(4);
   tail.writeUInt16BE(QTYPE.SOA, 0);
   tail.writeUInt16BE(QCLASS.IN, 2);
-  return Buffer.concat([header, nameToWire(zone), tail]);
+  return Buffer.concat([header, nameToWire(zone), tail, ...(soa === undefined ? [] : [soa])]);
 }
 
 /** Sends NOTIFY to secondaries whenever told that the serial rose. */
@@ -41,17 +45,17 @@ export class Notifier {
     this.#opts = options;
   }
 
-  /** Announces `serial` to every target (in the background). */
-  notify(serial: number): void {
+  /** Announces `serial` (with its SOA record when known) to every target, in the background. */
+  notify(serial: number, soa?: Buffer): void {
     this.#serial = serial;
-    for (const target of this.#targets) void this.#send(target, serial);
+    for (const target of this.#targets) void this.#send(target, serial, soa);
   }
 
-  async #send(target: HostPort, serial: number): Promise<void> {
+  async #send(target: HostPort, serial: number, soa: Buffer | undefined): Promise<void> {
     const socket = createSocket(target.host.includes(':') ? 'udp6' : 'udp4');
     socket.on('error', () => undefined);
     const id = randomInt(0, 0x10000);
-    const message = notifyMessage(id, this.#zone);
+    const message = notifyMessage(id, this.#zone, soa);
     const answered = new Promise<boolean>((resolve) => {
       socket.on('message', (msg) => {
         // A reply: same ID, QR set, opcode NOTIFY (RFC 1996 §4.7).
