@@ -147,6 +147,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(env(new Option('--leader-elect', 'elect a leader on a Lease so only one replica writes'), 'LEADER_ELECT'))
     .addOption(env(new Option('--lease-namespace <ns>', 'namespace of the Lease').default(process.env['POD_NAMESPACE'] ?? 'dubbo-dns').argParser(parseNamespace), 'LEASE_NAMESPACE'))
     .addOption(env(new Option('--lease-name <name>', 'name of the Lease').default('dubbo-dns-controller'), 'LEASE_NAME'))
+    .addOption(env(new Option('--lease-duration <seconds>', 'how long a leader that stopped renewing keeps the lease').default(15).argParser(integerIn(2, 600)), 'LEASE_DURATION'))
     .addOption(env(new Option('--identity <id>', 'this replica in the Lease (default: pod name and pid)'), 'IDENTITY'))
     .addOption(env(new Option('--http-listen <host:port>', 'serve /healthz, /readyz and /metrics here').default(parseHostPort('127.0.0.1:8081'), '127.0.0.1:8081').argParser(parseHostPort), 'HTTP_LISTEN'))
     .addOption(
@@ -155,7 +156,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(env(new Option('--resync <seconds>', 'reconcile every key this often').default(600).argParser(integerIn(5, 86400)), 'RESYNC'))
     .addOption(env(new Option('--workers <n>', 'keys reconciled at once').default(4).argParser(integerIn(1, 64)), 'WORKERS'))
     .addOption(logLevelOption())
-    .action(async (opts: { namespace?: string; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
+    .action(async (opts: { namespace?: string; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
       const starting = runController({ ...opts, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
       stopOnSignal(log, async () => (await starting).stop());

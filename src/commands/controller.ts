@@ -15,6 +15,7 @@ export interface ControllerCommandOptions {
   readonly leaderElect: boolean;
   readonly leaseNamespace: string;
   readonly leaseName: string;
+  readonly leaseDuration: number;
   readonly identity: string;
   readonly httpListen?: HostPort | undefined;
   readonly orphanRetention: number;
@@ -42,7 +43,9 @@ export async function runController(options: ControllerCommandOptions, log: Logg
   const controller = new Controller({
     client,
     namespace: options.namespace,
-    leaderElection: options.leaderElect ? { namespace: options.leaseNamespace, name: options.leaseName, identity: options.identity } : undefined,
+    leaderElection: options.leaderElect
+      ? { namespace: options.leaseNamespace, name: options.leaseName, identity: options.identity, leaseDurationSeconds: options.leaseDuration }
+      : undefined,
     orphanRetentionMs: options.orphanRetention * 1000,
     resyncMs: options.resync * 1000,
     workers: options.workers,

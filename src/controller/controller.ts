@@ -130,7 +130,10 @@ export class Controller {
     for (let i = 0; i < this.#o.workers; i++) this.#workers.push(this.#work());
     this.#leader?.start((leader) => {
       this.metrics?.leader.set(leader ? 1 : 0);
-      if (leader) this.#enqueueAll();
+      if (!leader) return;
+      this.#enqueueAll();
+      // Warnings about pods seen while another replica led were not ours to record then.
+      for (const pods of this.#pods.values()) for (const pod of pods.values()) this.#warnAnnotation(pod);
     });
     if (this.#leader === undefined) this.metrics?.leader.set(1);
     this.#resync = setInterval(() => this.#enqueueAll(), this.#o.resyncMs);
@@ -210,14 +213,17 @@ export class Controller {
       affected.add(id);
     }
     for (const id of affected) this.#enqueueKey(p.namespace, id);
-    const error = after?.dubboGo?.error ?? (after?.dubboGo?.skipped.length ? after.dubboGo.skipped.join('; ') : undefined);
-    const previous = before?.dubboGo?.error ?? (before?.dubboGo?.skipped.length ? before.dubboGo.skipped.join('; ') : undefined);
-    if (after !== undefined && error !== undefined && error !== previous) {
-      this.#log.warn({ pod: `${p.namespace}/${p.name}`, error }, 'dubbo-go annotation skipped');
-      if (this.canWrite) {
-        void this.#events.record({ apiVersion: 'v1', kind: 'Pod', namespace: p.namespace, name: p.name, uid: p.uid }, 'Warning', 'InvalidDubboAnnotation', `dubbo.io/annotation: ${error}`);
-      }
+    if (after !== undefined && annotationProblem(after) !== undefined && annotationProblem(after) !== (before && annotationProblem(before))) {
+      this.#log.warn({ pod: `${p.namespace}/${p.name}`, error: annotationProblem(after) }, 'dubbo-go annotation skipped');
+      this.#warnAnnotation(after);
     }
+  }
+
+  /** A Warning Event on a pod whose dubbo-go annotation did not decode (the recorder drops repeats). */
+  #warnAnnotation(pod: PodView): void {
+    const problem = annotationProblem(pod);
+    if (problem === undefined || !this.canWrite) return;
+    void this.#events.record({ apiVersion: 'v1', kind: 'Pod', namespace: pod.namespace, name: pod.name, uid: pod.uid }, 'Warning', 'InvalidDubboAnnotation', `dubbo.io/annotation: ${problem}`);
   }
 
   #onService(key: string, before: ManagedServiceView | undefined, after: ManagedServiceView | undefined): void {
@@ -445,11 +451,19 @@ export class Controller {
 
   async #apply(path: string, manifest: unknown, kind: string): Promise<{ metadata?: { uid?: string } }> {
     this.metrics?.writes.inc({ verb: 'apply', kind });
-    const result = await this.#o.client.apply<{ metadata?: { uid?: string } }>(path, manifest, L.FIELD_MANAGER);
+    // Recorded before sending: the watch event of this write may arrive before the response.
     const m = (manifest as { metadata?: { namespace?: string; name?: string; annotations?: Record<string, string> } }).metadata;
     const hash = m?.annotations?.[L.DESIRED_HASH_ANNOTATION];
-    if (hash !== undefined) this.#applied.set(`${kind}/${m?.namespace}/${m?.name}`, hash);
-    return result;
+    const object = `${kind}/${m?.namespace}/${m?.name}`;
+    const before = this.#applied.get(object);
+    if (hash !== undefined) this.#applied.set(object, hash);
+    try {
+      return await this.#o.client.apply<{ metadata?: { uid?: string } }>(path, manifest, L.FIELD_MANAGER);
+    } catch (err) {
+      if (before === undefined) this.#applied.delete(object);
+      else this.#applied.set(object, before);
+      throw err;
+    }
   }
 
   async #delete(path: string, kind: string): Promise<void> {
@@ -461,6 +475,11 @@ export class Controller {
       if (!(err instanceof KubeError && err.status === 404)) throw err;
     }
   }
+}
+
+/** What is wrong with a pod's dubbo-go annotation, if anything. */
+function annotationProblem(pod: PodView): string | undefined {
+  return pod.dubboGo?.error ?? (pod.dubboGo !== undefined && pod.dubboGo.skipped.length > 0 ? pod.dubboGo.skipped.join('; ') : undefined);
 }
 
 /** The key a managed Service says it belongs to. */
