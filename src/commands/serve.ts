@@ -8,7 +8,7 @@ import type { ZoneData } from '../dns/index/zone-data.ts';
 import { ZoneHolder } from '../dns/index/zone-holder.ts';
 import { nextSerial } from '../dns/index/zone-index.ts';
 import { DEFAULT_TCP_LIMITS, startDnsServer, type DnsServer } from '../dns/server.ts';
-import { QTYPE, rcodeName, typeName } from '../dns/wire/codes.ts';
+import { knownType, rcodeName, typeName } from '../dns/wire/codes.ts';
 import { startHttp, type Readiness } from '../observability/http.ts';
 import { QueryMetrics, ZoneMetrics } from '../observability/metrics.ts';
 import type { RegistryFileError } from '../source/registry-file.ts';
@@ -88,13 +88,23 @@ function staleEde(freshness: () => Freshness) {
   };
 }
 
-const KNOWN_QTYPES = new Set<number>([0, ...Object.values(QTYPE)]);
-
 function queryObserver(metrics: QueryMetrics) {
+  // One labelled child per (transport, qtype, rcode), looked up by number on the hot path. Label
+  // values come from a bounded set: a packet must not be able to mint new time series.
+  const children = new Map<number, { inc(): void }>();
+  const counter = (transport: 'udp' | 'tcp', qtype: number, rcode: number): { inc(): void } => {
+    const type = qtype === 0 || knownType(qtype) ? qtype : -1;
+    const id = (transport === 'udp' ? 0 : 1) + 2 * (rcode + 32 * (type + 1));
+    let child = children.get(id);
+    if (child === undefined) {
+      child = metrics.queries.labels({ transport, qtype: type === -1 ? 'OTHER' : typeName(type), rcode: rcodeName(rcode) });
+      children.set(id, child);
+    }
+    return child;
+  };
   return {
     answered(transport: 'udp' | 'tcp', qtype: number, rcode: number, truncated: boolean) {
-      // Label values come from a bounded set: a packet must not be able to mint new time series.
-      metrics.queries.inc({ transport, qtype: KNOWN_QTYPES.has(qtype) ? typeName(qtype) : 'OTHER', rcode: rcodeName(rcode) });
+      counter(transport, qtype, rcode).inc();
       if (truncated) metrics.truncated.inc();
     },
     dropped(transport: 'udp' | 'tcp') {

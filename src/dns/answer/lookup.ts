@@ -27,7 +27,9 @@ export type Lookup =
  */
 export function lookup(index: ZoneIndex | undefined, zoneKey: string, query: Query): Lookup {
   if (query.qclass !== QCLASS.IN && query.qclass !== QCLASS.ANY) return { kind: 'refused' };
-  if (!inZone(query.key, zoneKey)) return { kind: 'refused' };
+  // The common case first: a name of the zone, found (and so in the zone) with one map lookup.
+  const found = index !== undefined && query.plain ? index.names.get(query.key) : undefined;
+  if (found === undefined && !inZone(query.key, zoneKey)) return { kind: 'refused' };
   if (index === undefined) return { kind: 'servfail' };
   switch (query.qtype) {
     case QTYPE.AXFR:
@@ -39,7 +41,7 @@ export function lookup(index: ZoneIndex | undefined, zoneKey: string, query: Que
     case QTYPE.OPT:
       return { kind: 'formerr' }; // RFC 6891 §6.1.1: OPT is a pseudo-record, never a question
   }
-  const node = query.plain ? index.names.get(query.key) : undefined;
+  const node = found;
   if (node === undefined) return { kind: 'nxdomain' };
   const prepared = query.qtype === QTYPE.ANY ? node.any : node.types.get(query.qtype);
   return prepared === undefined ? { kind: 'nodata' } : { kind: 'answer', prepared };

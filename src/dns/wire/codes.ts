@@ -37,14 +37,20 @@ export const OPCODE = { QUERY: 0, NOTIFY: 4 } as const;
 /** RFC 8914 Extended DNS Error codes we send. */
 export const EDE = { STALE_ANSWER: 3 } as const;
 
+const TYPE_NAMES = new Map<number, string>(Object.entries(QTYPE).map(([name, code]) => [code, name]));
+const RCODE_NAMES = new Map<number, string>(Object.entries(RCODE).map(([name, code]) => [code, name]));
+
 /** Type number -> mnemonic, for metrics labels and logs. */
 export function typeName(type: number): string {
-  for (const [name, code] of Object.entries(QTYPE)) if (code === type) return name;
-  return `TYPE${type}`;
+  return TYPE_NAMES.get(type) ?? `TYPE${type}`;
 }
 
 /** Rcode number -> mnemonic. */
 export function rcodeName(rcode: number): string {
-  for (const [name, code] of Object.entries(RCODE)) if (code === rcode) return name;
-  return `RCODE${rcode}`;
+  return RCODE_NAMES.get(rcode) ?? `RCODE${rcode}`;
+}
+
+/** True for the types this server knows by name (metrics label others as OTHER). */
+export function knownType(type: number): boolean {
+  return TYPE_NAMES.has(type);
 }
