@@ -534,7 +534,7 @@ export async function runDnsperf(o: PerfOptions): Promise<PerfResult> {
   const { code } = await t.exited;
   clearTimeout(killer);
   const wall = (performance.now() - t0) / 1000;
-  const serverCpu = (cpuSeconds(o.serverPid) - serverBefore) / o.seconds;
+  const serverCpu = (cpuSeconds(o.serverPid) - serverBefore) / wall;
   const foreignAndClient = foreign.stop();
   const serverCoreBusy = cores.stop();
   if (code !== 0) throw new Error(`dnsperf exited ${code}: ${t.stderr.slice(-1000)}${t.stdout.slice(-1000)}`);
@@ -613,8 +613,8 @@ export function machine(): string {
   const git = spawnSync('git', ['-C', ROOT, 'log', '-1', '--format=%h %cs'], { encoding: 'utf8' }).stdout.trim();
   const dirty = spawnSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l !== '').length;
   return [
-    `cpu: ${model} @ ${mhz} MHz, nproc ${nproc}, ${mem === undefined ? '?' : Math.round(Number(mem) / 1048576)} GiB`,
+    `cpu: ${model} @ ${mhz} MHz, nproc ${nproc}, ${mem === undefined ? '?' : Math.round(Number(mem) / 1048576)} GiB, Linux ${ver('uname', ['-r'])}`,
     `dubbo-dns source: commit ${git === '' ? '?' : git}${dirty > 0 ? ` + ${dirty} uncommitted change(s) under src/` : ''}`,
-    `node ${process.version}; ${ver('dnsperf', ['-h']).includes('Version') ? ver('sh', ['-c', 'dnsperf -h 2>&1 | grep Version']) : 'dnsperf'}; ${core === undefined ? 'coredns: missing' : ver(core, ['-version'])}; ${knotdBin() === undefined ? 'knotd: missing' : ver(knotdBin()!, ['--version'])}`,
+    `node ${process.version}; dnsperf ${ver('sh', ['-c', 'dnsperf -h 2>&1 | grep Version']).replace(/^Version\s*/, '')}; ${core === undefined ? 'coredns: missing' : ver(core, ['-version'])}; ${knotdBin() === undefined ? 'knotd: missing' : ver(knotdBin()!, ['--version'])}`,
   ].join('\n');
 }

@@ -163,11 +163,15 @@ if (verify && servers.length > 1) {
   const lines = readFileSync(zone.queryFile, 'utf8').split('\n').filter((l) => l !== '').slice(0, 300);
   let mismatches = 0;
   let truncated = 0;
+  const tcBy = servers.map(() => 0);
   const examples: string[] = [];
   for (const line of lines) {
     const [qname, qtype] = line.split(' ') as [string, string];
     const replies = await Promise.all(servers.map((s) => queryUdp(s.port, qname, qtype, 2000, edns ? 4096 : undefined)));
     const ref = replies[0];
+    replies.forEach((r, i) => {
+      if (r?.tc === true) tcBy[i]!++;
+    });
     if (replies.some((r) => r?.tc === true)) {
       truncated++;
       if (replies.some((r) => r?.rcode !== ref?.rcode)) mismatches++;
@@ -190,7 +194,7 @@ if (verify && servers.length > 1) {
       }
     }
   }
-  const msg = `answer check (${edns ? 'EDNS 4096' : 'no EDNS'}): ${lines.length} queries x ${servers.length} servers, ${mismatches} differ in rcode/answer/negative SOA, ${truncated} truncated (TC) by some server`;
+  const msg = `answer check (${edns ? 'EDNS 4096' : 'no EDNS'}): ${lines.length} queries x ${servers.length} servers, ${mismatches} differ in rcode/answer/negative SOA, ${truncated} truncated (TC) by some server (${servers.map((s, i) => `${s.name} ${tcBy[i]}`).join(', ')})`;
   log(msg);
   for (const e of examples) log(e);
   notes.push(msg);
@@ -329,7 +333,7 @@ for (const transport of transports) {
       notes.push(`${transport} ${s.name}: dnsperf used >90% of its core: the load generator may be the limit, so this figure is a lower bound`);
     }
     const busy = median(rs.map((r) => r.serverCoreBusy));
-    if (busy < 0.9) {
+    if (cores === 1 && busy < 0.9) {
       notes.push(
         `${transport} ${s.name}: the server's core was only ${fmt(busy * 100, 0)}% busy (server process ${fmt(median(rs.map((r) => r.serverCpu)) * 100, 0)}%): not saturated, so its qps is a lower bound of its capacity`,
       );
@@ -337,6 +341,9 @@ for (const transport of transports) {
     const recon = median(rs.map((r) => r.reconnections));
     if (transport === 'tcp' && recon > 0) notes.push(`tcp ${s.name}: dnsperf reconnected ${recon} times per run (median): the server closed connections; queries in flight then are lost`);
   }
+}
+if (cores > 1) {
+  notes.push('2 cores: servers and dnsperf share cores 0-1 (a 2-core machine has no third core for the load generator), so every server loses the CPU dnsperf uses; "server/core %" is the server processes\' CPU (100 = one core) / how busy cores 0-1 were on average');
 }
 if (noisyRuns.length > 0) notes.push(`runs kept although other processes used over ${noisyLoad * 100}% of a core: ${noisyRuns.join('; ')}`);
 if (notes.length > 0) out.push('', 'notes:', ...notes.map((n) => `  - ${n}`));

@@ -141,7 +141,17 @@ function serveConnection(
   socket.once('close', () => clearTimeout(deadline));
   socket.on('error', () => socket.destroy());
 
+  let ending = false;
   const process = (): void => {
+    // One write for all the answers to one chunk of queries (pipelining clients send many at once).
+    socket.cork();
+    try {
+      drain();
+    } finally {
+      if (!socket.destroyed) socket.uncork();
+    }
+  };
+  const drain = (): void => {
     while (!blocked && pending.length >= 2) {
       const length = pending.readUInt16BE(0);
       if (pending.length < 2 + length) break;
@@ -168,9 +178,10 @@ function serveConnection(
       });
       const flushed = socket.write(Buffer.concat(framed));
       answered++;
-      if (answered >= limits.maxQueriesPerConnection) {
-        socket.end();
-        return;
+      // At the per-connection limit: answer what has already arrived, read nothing more, close.
+      if (answered >= limits.maxQueriesPerConnection && !ending) {
+        ending = true;
+        socket.pause();
       }
       // A client that sends but does not read: stop answering and reading until it drains, so
       // neither unread answers nor unread queries pile up in memory.
@@ -183,6 +194,10 @@ function serveConnection(
           process();
         });
       }
+    }
+    if (ending && !blocked) {
+      socket.end();
+      return;
     }
     // Shutting down: every complete query that arrived has been answered; nothing more will be.
     if (closing() && !blocked && pending.length === 0 && answered > 0) {

