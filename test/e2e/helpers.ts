@@ -4,7 +4,7 @@
 // independent codec). Everything spawned here is tracked and killed by `killAll()` (call it in
 // `after`, which runs even when a test failed).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createSocket } from 'node:dgram';
+import { udpExchange } from '../support/dns-client.ts';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -233,26 +233,8 @@ export async function query(port: number, name: string, type: dnsPacket.RecordTy
   };
 }
 
-function udpOnce(port: number, packet: Buffer, id: number, timeoutMs: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const timer = setTimeout(() => {
-      socket.close();
-      reject(new Error(`no UDP reply from 127.0.0.1:${port} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.on('message', (reply) => {
-      if (reply.length < 12 || reply.readUInt16BE(0) !== id) return;
-      clearTimeout(timer);
-      socket.close();
-      resolve(reply);
-    });
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      socket.close();
-      reject(err);
-    });
-    socket.send(packet, port, '127.0.0.1');
-  });
+function udpOnce(port: number, packet: Buffer, _id: number, timeoutMs: number): Promise<Buffer> {
+  return udpExchange(port, packet, timeoutMs);
 }
 
 function tcpOnce(port: number, packet: Buffer, timeoutMs: number): Promise<Buffer> {

@@ -182,29 +182,8 @@ export function decode(message: Buffer): Decoded {
   return dnsPacket.decode(message) as Decoded;
 }
 
-/** One UDP exchange from a fresh socket: the first reply with the query's ID. */
-export function udpExchange(port: number, message: Buffer, timeoutMs = 3000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const id = message.readUInt16BE(0);
-    const timer = setTimeout(() => {
-      socket.close();
-      reject(new Error(`no UDP reply from 127.0.0.1:${port} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.on('message', (reply) => {
-      if (reply.length < 2 || reply.readUInt16BE(0) !== id) return;
-      clearTimeout(timer);
-      socket.close();
-      resolve(reply);
-    });
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      socket.close();
-      reject(err);
-    });
-    socket.send(message, port, '127.0.0.1');
-  });
-}
+import { udpExchange } from '../support/dns-client.ts';
+export { udpExchange };
 
 /**
  * Sends one message over TCP and collects replies until `done` says the exchange is complete (a

@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -58,29 +57,8 @@ export function decode(message: Buffer): Decoded {
   return dnsPacket.decode(message) as Decoded;
 }
 
-/** One UDP exchange: the first reply with the query's ID, or a rejection after `timeoutMs`. */
-export function udpExchange(port: number, message: Buffer, timeoutMs = 2000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const socket = createSocket('udp4');
-    const id = message.readUInt16BE(0);
-    const timer = setTimeout(() => {
-      socket.close();
-      reject(new Error(`no UDP reply within ${timeoutMs} ms`));
-    }, timeoutMs);
-    socket.on('message', (reply) => {
-      if (reply.length < 2 || reply.readUInt16BE(0) !== id) return;
-      clearTimeout(timer);
-      socket.close();
-      resolve(reply);
-    });
-    socket.on('error', (err) => {
-      clearTimeout(timer);
-      socket.close();
-      reject(err);
-    });
-    socket.send(message, port, '127.0.0.1');
-  });
-}
+import { udpExchange } from '../support/dns-client.ts';
+export { udpExchange };
 
 /** Writes every message (length-prefixed) on one TCP connection at once and reads as many replies. */
 export function tcpExchange(port: number, messages: readonly Buffer[], timeoutMs = 3000): Promise<Buffer[]> {
