@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ZoneData } from '../dns/index/zone-data.ts';
-import { parseRegistry, RegistryFileError } from './registry-file.ts';
+import { RegistryFileError } from './registry-file.ts';
+import { parseRegistryOffThread } from './parse-off-thread.ts';
 import { watchFile, type FileWatch } from './watch-file.ts';
 
 /** Where a registry file's accepted versions and rejections go. */
@@ -34,7 +35,7 @@ export class RegistryFileSource {
   /** Reads the file once; resolves with the data, or rejects with every problem when it is not usable. */
   async load(): Promise<ZoneData> {
     const text = await this.#read();
-    const data = parseRegistry(text, this.file);
+    const data = await parseRegistryOffThread(text, this.file);
     this.#lastHash = hash(text);
     return data;
   }
@@ -67,7 +68,7 @@ export class RegistryFileSource {
     if (h === this.#lastHash) return;
     this.#lastHash = h;
     try {
-      this.#sink.accepted(parseRegistry(text, this.file));
+      this.#sink.accepted(await parseRegistryOffThread(text, this.file));
     } catch (err) {
       if (!(err instanceof RegistryFileError)) throw err;
       this.#sink.rejected(err);
