@@ -1,6 +1,6 @@
 import { lookup } from './answer/lookup.ts';
 import type { ZoneHolder } from './index/zone-holder.ts';
-import { QTYPE, RCODE, rcodeName, typeName } from './wire/codes.ts';
+import { QTYPE, RCODE } from './wire/codes.ts';
 import { soaOnly, transferMessages } from './wire/transfer.ts';
 import { parseQuery } from './wire/parse-query.ts';
 import { respond, respondBare, TCP_SIZE, udpLimit, type ResponseContext } from './wire/respond.ts';
@@ -77,4 +77,3 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
 /** The handler: answers one message; `transfer` answers an allowed AXFR/IXFR over TCP. */
 export type Handler = ReturnType<typeof createHandler>;
 
-export { rcodeName, typeName };
