@@ -7,7 +7,7 @@ import { lookupProviders } from './commands/lookup.ts';
 import { serve, type RunningServe } from './commands/serve.ts';
 import { defaultIdentity, loadKubeConfig, runController } from './commands/controller.ts';
 import { KubeClient } from './kube/rest.ts';
-import { parseCidrList, parseHostPortList, type AddressFilter } from './config/cidr.ts';
+import { parseAddressList, parseCidrList, parseHostPortList, type AddressFilter } from './config/cidr.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
 
 // Wiring only: flags (each with an environment variable, DESIGN §9), then the command.
@@ -81,6 +81,9 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(
       env(new Option('--guard-max-drop <percent>', 'with --kubernetes: a drop of more than this share of ready endpoints at once is held').default(50).argParser(integerIn(0, 100)), 'GUARD_MAX_DROP'),
     )
+    .addOption(
+      env(new Option('--nameserver-address <ip,...>', 'addresses of this server, published at the NS target ns.dns.<zone> (glue)').argParser(parseAddressList), 'NAMESERVER_ADDRESS'),
+    )
     .addOption(env(new Option('--allow-transfer <cidrs>', 'addresses (CIDR,...) allowed to transfer the zone over TCP (default: none)').argParser(parseCidrList), 'ALLOW_TRANSFER'))
     .addOption(env(new Option('--notify <host:port,...>', 'secondaries to NOTIFY when the serial rises').argParser(parseHostPortList(parseHostPort)), 'NOTIFY'))
     .addOption(
@@ -107,6 +110,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       httpListen?: HostPort;
       ttl: number;
       maxUdpSize: number;
+      nameserverAddress?: string[];
       allowTransfer?: AddressFilter;
       notify?: HostPort[];
       tcpIdleTimeout: number;

@@ -31,6 +31,8 @@ export interface ServeOptions {
   readonly listen: HostPort;
   readonly httpListen?: HostPort | undefined;
   readonly ttl: number;
+  /** Published at the NS target as its A/AAAA (glue). */
+  readonly nameserverAddress?: readonly string[] | undefined;
   readonly maxUdpSize: number;
   readonly tcpIdleTimeout: number;
   readonly maxTcpConnections: number;
@@ -143,7 +145,7 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
   const registry = new Registry();
   const zoneMetrics = new ZoneMetrics(registry);
   const queryMetrics = new QueryMetrics(registry);
-  const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
+  const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl, nameserverAddresses: options.nameserverAddress });
   const sourceLog = log.child({ component: 'source' });
   const notifier = options.notify === undefined || options.notify.length === 0 ? undefined : new Notifier(options.notify, holder.settings.zone, log.child({ component: 'notify' }));
   const source = createSource(
@@ -316,7 +318,7 @@ async function serveWorker(options: ServeOptions, log: Logger): Promise<RunningS
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
   const metrics = new QueryMetrics(registry);
-  const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl });
+  const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl, nameserverAddresses: options.nameserverAddress });
   // Until the first zone arrives, in-zone questions get SERVFAIL (never NXDOMAIN).
   let freshness: Freshness = { stale: false, asOf: Date.now() };
   let dnsReady: Promise<DnsServer> | undefined;

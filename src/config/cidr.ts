@@ -34,3 +34,15 @@ export function parseHostPortList(parse: (v: string) => { host: string; port: nu
       .filter((s) => s !== '')
       .map(parse);
 }
+
+/** Parses `IP,IP,...` into canonical addresses. */
+export function parseAddressList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map((s) => {
+      if (!ipaddr.isValid(s)) throw new InvalidArgumentError(`${JSON.stringify(s)} is not an IPv4 or IPv6 address`);
+      return ipaddr.parse(s).toString();
+    });
+}

@@ -189,3 +189,17 @@ describe('lookup table', () => {
     assert.ok(second.index.serial > first.index.serial);
   });
 });
+
+describe('nameserver addresses (--nameserver-address)', () => {
+  it('publish A/AAAA at the NS target and add them to NS answers as glue', () => {
+    const withNs = new ZoneHolder({ zone: 'dubbo.internal.', ttl: 5, nameserverAddresses: ['10.96.0.53', 'fd00::53'] });
+    withNs.update(parseRegistry(REGISTRY));
+    const h = createHandler(withNs, { maxUdpSize: 1232 }, { answered() {}, dropped() {} });
+    const q = (name: string, type: packet.RecordType) => packet.decode(h(packet.encode({ type: 'query', id: 3, questions: [{ type, name, class: 'IN' }] }), 'tcp')!);
+    const ns = q('dubbo.internal', 'NS');
+    assert.deepEqual((ns.additionals ?? []).map(render), ['ns.dns.dubbo.internal. 5 IN A 10.96.0.53', 'ns.dns.dubbo.internal. 5 IN AAAA fd00::53']);
+    assert.deepEqual((q('ns.dns.dubbo.internal', 'A').answers ?? []).map(render), ['ns.dns.dubbo.internal. 5 IN A 10.96.0.53']);
+    const transfer = [...withNs.current!.transferRecords()].map((rr) => rr.length);
+    assert.equal(transfer.length, withNs.current!.stats.records + 1, 'SOA twice, every other record once');
+  });
+});

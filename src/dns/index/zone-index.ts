@@ -65,6 +65,8 @@ export interface ZoneSettings {
   readonly zone: string;
   /** TTL of every record, and the negative TTL (SOA minimum). */
   readonly ttl: number;
+  /** Addresses of this server, published at the NS target `ns.dns.Z` (glue for NS answers). */
+  readonly nameserverAddresses?: readonly string[] | undefined;
 }
 
 /** Counters a snapshot carries for metrics and logs. */
@@ -153,8 +155,8 @@ function compileNodes(sets: ReadonlyMap<string, RRset[]>, ttl: number, addressOf
     for (const set of rrsets) {
       const answers = set.records.map((r) => encodeRecord(owner, ttl, r, table));
       const additional: Buffer[] = [];
-      if (set.type === 'SRV') {
-        for (const r of set.records as Extract<Rdata, { type: 'SRV' }>[]) {
+      if (set.type === 'SRV' || set.type === 'NS') {
+        for (const r of set.records as Extract<Rdata, { type: 'SRV' | 'NS' }>[]) {
           for (const glue of addressOf(r.target)) for (const g of glue.records) additional.push(encodeRecord(glue.name, ttl, g, table));
         }
       }
@@ -326,7 +328,15 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
     ],
   ]);
   recordCount += 2;
-  for (const [key, node] of compileNodes(apexSets, ttl, () => [])) {
+  const nsName = nameserverName(zone);
+  const nsAddresses = (settings.nameserverAddresses ?? []).map((address): Rdata => ({ type: address.includes(':') ? 'AAAA' : 'A', address }));
+  for (const type of ['A', 'AAAA'] as const) {
+    const records = nsAddresses.filter((r) => r.type === type);
+    if (records.length > 0) apexSets.set(nsName, [...(apexSets.get(nsName) ?? []), { name: nsName, type, records }]);
+    recordCount += records.length;
+  }
+  const nsGlue = apexSets.get(nsName) ?? [];
+  for (const [key, node] of compileNodes(apexSets, ttl, (target) => (target === nsName ? nsGlue : []))) {
     zoneKeys.push(key);
     names.set(key, node);
   }
@@ -362,6 +372,7 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
       const soaRecord = encodeRecord(zone, ttl, soa, table);
       yield soaRecord;
       yield encodeRecord(zone, ttl, { type: 'NS', target: nameserverName(zone) }, table);
+      yield* encode(nsGlue);
       for (const [namespace, instances] of byNamespace) {
         const owner = `_dubbo._tcp.${namespace}.${zone}`;
         yield* encode([{ name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) }]);
