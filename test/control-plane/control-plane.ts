@@ -24,6 +24,11 @@ import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYamlText } from 'yaml';
+import type { KubeClient } from '../../src/kube/rest.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 const execFileAsync = promisify(execFile);
 
@@ -629,5 +634,21 @@ export async function applyPodStatus(kc: k8s.KubeConfig, namespace: string, name
   return kc.makeApiClient(k8s.CoreV1Api).patchNamespacedPodStatus(
     { name, namespace, body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, status }, fieldManager, force: true },
     serverSideApplyOptions(),
+  );
+}
+
+/** Applies deploy/crd.yaml for real (server-side apply) and waits until DubboServices can be listed. */
+export async function installCrd(k: KubeClient, fieldManager = 'test'): Promise<void> {
+  const crd = parseYamlText(readFileSync(join(REPO_ROOT, 'deploy', 'crd.yaml'), 'utf8')) as { metadata: { name: string } };
+  await k.apply(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`, crd, fieldManager);
+  await eventually(
+    async () => {
+      const got = await k.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
+      if (!got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return undefined;
+      await k.request('GET', '/apis/dubbo-dns.io/v1alpha1/dubboservices');
+      return true;
+    },
+    30_000,
+    'CRD established',
   );
 }

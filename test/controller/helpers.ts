@@ -12,6 +12,7 @@ import { Controller } from '../../src/controller/controller.ts';
 import { KubeClient, KubeError } from '../../src/kube/rest.ts';
 import { ControllerMetrics } from '../../src/observability/controller-metrics.ts';
 import { eventually, type ControlPlane } from '../control-plane/control-plane.ts';
+import { installCrd as installCrdFor } from '../control-plane/control-plane.ts';
 
 export { eventually };
 
@@ -417,21 +418,8 @@ export function metric(text: string, name: string, labels: Record<string, string
 // setup and settling
 
 /** Applies deploy/crd.yaml for real and waits until DubboServices can be listed. */
-export async function installCrd(k: KubeClient): Promise<void> {
-  const { parse } = await import('yaml');
-  const { readFileSync } = await import('node:fs');
-  const crd = parse(readFileSync(join(ROOT, 'deploy', 'crd.yaml'), 'utf8')) as { metadata: { name: string } };
-  await k.apply(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`, crd, TEST_MANAGER);
-  await eventually(
-    async () => {
-      const got = await k.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
-      if (!got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return undefined;
-      await k.request('GET', `${CRD}/dubboservices`);
-      return true;
-    },
-    30_000,
-    'CRD established',
-  );
+export function installCrd(k: KubeClient): Promise<void> {
+  return installCrdFor(k, TEST_MANAGER);
 }
 
 /**

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import dnsPacket from 'dns-packet';
-import { parse as parseYaml } from 'yaml';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import { KubeClient, KubeError } from '../../src/kube/rest.ts';
 import { eventually, freePort, type ControlPlane } from '../control-plane/control-plane.ts';
+import { installCrd as installCrdFor } from '../control-plane/control-plane.ts';
 import { MAIN, ROOT, startServer, type ServerProcess } from '../support/server.ts';
 
 export { eventually };
@@ -302,19 +302,8 @@ export async function waitForRcode(port: number, name: string, rcode: string, ti
 // Kubernetes objects
 
 /** Applies deploy/crd.yaml and waits until DubboServices can be listed. */
-export async function installCrd(k: KubeClient): Promise<void> {
-  const crd = parseYaml(readFileSync(join(ROOT, 'deploy', 'crd.yaml'), 'utf8')) as { metadata: { name: string } };
-  await k.apply(`/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`, crd, TEST_MANAGER);
-  await eventually(
-    async () => {
-      const got = await k.request<{ status?: { conditions?: { type: string; status: string }[] } }>('GET', `/apis/apiextensions.k8s.io/v1/customresourcedefinitions/${crd.metadata.name}`);
-      if (!got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True')) return undefined;
-      await k.request('GET', `${CRD}/dubboservices`);
-      return true;
-    },
-    30_000,
-    'CRD established',
-  );
+export function installCrd(k: KubeClient): Promise<void> {
+  return installCrdFor(k, TEST_MANAGER);
 }
 
 /** A DubboService spec with one port and one interface. */

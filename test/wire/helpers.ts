@@ -209,21 +209,8 @@ export function cli(args: readonly string[], options: { timeoutMs?: number; env?
   return run(process.execPath, [MAIN, ...args], options);
 }
 
-/** Polls `check` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 10_000, intervalMs = 50): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last === undefined ? '' : `: ${String(last)}`}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+import { poll } from '../support/poll.ts';
+export { poll };
 
 /** The DESIGN §5 names of a key, by the product's own naming code. */
 export function names(iface: string, group: string | undefined, version: string | undefined, namespace: string, zone: string, protocol = 'dubbo'): ServiceNames {
