@@ -1,5 +1,6 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server as TcpServer, type Socket } from 'node:net';
+import { lookup as dnsLookup } from 'node:dns';
+import { createServer, isIP, type Server as TcpServer, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { Transport } from './handler.ts';
 
@@ -74,7 +75,14 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   const address = tcp.address();
   const port = typeof address === 'object' && address !== null ? address.port : options.port;
 
-  const udp: UdpSocket = createSocket({ type: host.includes(':') ? 'udp6' : 'udp4', reuseAddr: false });
+  // Replies go to the address a query came from, always an IP: skip the resolver on every send.
+  const family = host.includes(':') ? 6 : 4;
+  const udp: UdpSocket = createSocket({
+    type: family === 6 ? 'udp6' : 'udp4',
+    reuseAddr: false,
+    lookup: (address, options, callback) =>
+      isIP(address) !== 0 ? (callback as (err: null, address: string, family: number) => void)(null, address, isIP(address)) : dnsLookup(address, options, callback),
+  });
   udp.on('message', (msg, rinfo) => {
     let response: Buffer | undefined;
     try {
