@@ -618,3 +618,11 @@ export function machine(): string {
     `node ${process.version}; dnsperf ${ver('sh', ['-c', 'dnsperf -h 2>&1 | grep Version']).replace(/^Version\s*/, '')}; ${core === undefined ? 'coredns: missing' : ver(core, ['-version'])}; ${knotdBin() === undefined ? 'knotd: missing' : ver(knotdBin()!, ['--version'])}`,
   ].join('\n');
 }
+
+/** `--help`: prints the leading `//` comment block of the calling script, which documents its flags, and exits. */
+export function printUsageAndExit(scriptUrl: string): never {
+  const lines = readFileSync(new URL(scriptUrl), 'utf8').split('\n');
+  const header = lines.slice(0, lines.findIndex((l) => !l.startsWith('//')));
+  process.stdout.write(`${header.map((l) => l.slice(3)).join('\n')}\n`);
+  process.exit(0);
+}

@@ -33,6 +33,7 @@ import {
   unavailable,
   type ServerConfig,
   type ServerName,
+  printUsageAndExit,
 } from './lib.ts';
 import { formatSummary } from './profile.ts';
 import { parseRange, registryYaml, writeZone, ZONE, type Registry } from './zone.ts';
@@ -55,12 +56,7 @@ const { values } = parseArgs({
   },
 });
 
-if (values.help) {
-  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
-  const header = lines.slice(0, lines.findIndex((l) => !l.startsWith('//')));
-  process.stdout.write(`${header.map((l) => l.slice(3)).join('\n')}\n`);
-  process.exit(0);
-}
+if (values.help) printUsageAndExit(import.meta.url);
 
 interface RebuildResult {
   parseMs: number;

@@ -54,6 +54,7 @@ import {
   type Child,
   type Summary,
 } from './propagation-lib.ts';
+import { printUsageAndExit } from './lib.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = join(ROOT, 'src', 'main.ts');
@@ -85,12 +86,7 @@ const { values } = parseArgs({
   },
 });
 
-if (values.help) {
-  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
-  const header = lines.slice(0, lines.findIndex((l) => !l.startsWith('//')));
-  process.stdout.write(header.map((l) => l.slice(3)).join('\n') + '\n');
-  process.exit(0);
-}
+if (values.help) printUsageAndExit(import.meta.url);
 
 const int = (v: string | undefined, quick: number, full: number): number => {
   const n = Number(v ?? (values.quick ? quick : full));

@@ -42,6 +42,7 @@ import {
   type RunningServer,
   type ServerConfig,
   type ServerName,
+  printUsageAndExit,
 } from './lib.ts';
 import { formatSummary } from './profile.ts';
 import { parseRange, writeZone, ZONE, type GeneratedZone } from './zone.ts';
@@ -77,12 +78,7 @@ const { values } = parseArgs({
   },
 });
 
-if (values.help) {
-  const lines = readFileSync(new URL(import.meta.url), 'utf8').split('\n');
-  const header = lines.slice(0, lines.findIndex((l) => !l.startsWith('//')));
-  process.stdout.write(`${header.map((l) => l.slice(3)).join('\n')}\n`);
-  process.exit(0);
-}
+if (values.help) printUsageAndExit(import.meta.url);
 
 const quick = values.quick;
 const services = Number(values.services ?? (quick ? 200 : 1000));

@@ -5,13 +5,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Controller } from '../../src/controller/controller.ts';
 import { KubeClient, KubeError } from '../../src/kube/rest.ts';
 import { ControllerMetrics } from '../../src/observability/controller-metrics.ts';
 import { eventually, type ControlPlane } from '../control-plane/control-plane.ts';
+import { followJsonLogs } from '../support/json-logs.ts';
 import { installCrd as installCrdFor } from '../control-plane/control-plane.ts';
 
 export { eventually };
@@ -321,24 +321,15 @@ export async function startCli(kubeconfig: string, args: readonly string[], time
   const child = spawn(process.execPath, [MAIN, 'controller', '--kubeconfig', kubeconfig, '--http-listen', '127.0.0.1:0', '--log-level', 'info', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, LOG_LEVEL: 'info' },
   });
   running.add(child);
   child.on('exit', () => running.delete(child));
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      logs.push({ raw: line });
-    }
-  });
+  const followed = followJsonLogs(child);
+  const { logs } = followed;
   const waitForLog = (match: (l: Record<string, unknown>) => boolean, ms = 10_000, what = 'log line'): Promise<Record<string, unknown>> =>
     eventually(
       async () => {
-        if (child.exitCode !== null) throw new Error(`controller exited ${child.exitCode}: ${stderr}\n${JSON.stringify(logs.slice(-5))}`);
+        if (child.exitCode !== null) throw new Error(`controller exited ${child.exitCode}: ${followed.stderr()}\n${JSON.stringify(logs.slice(-5))}`);
         return logs.find(match);
       },
       ms,
@@ -350,7 +341,7 @@ export async function startCli(kubeconfig: string, args: readonly string[], time
   return {
     child,
     logs,
-    stderr: () => stderr,
+    stderr: () => followed.stderr(),
     httpPort: port,
     async get(path) {
       const res = await fetch(`http://127.0.0.1:${port}${path}`);

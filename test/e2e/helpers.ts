@@ -10,12 +10,12 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import dnsPacket from 'dns-packet';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import { KubeClient, KubeError } from '../../src/kube/rest.ts';
 import { eventually, freePort, type ControlPlane } from '../control-plane/control-plane.ts';
+import { followJsonLogs } from '../support/json-logs.ts';
 import { installCrd as installCrdFor } from '../control-plane/control-plane.ts';
 import { MAIN, ROOT, startServer, type ServerProcess } from '../support/server.ts';
 
@@ -109,19 +109,11 @@ export async function startController(kubeconfig: string, ns: string): Promise<C
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   track(child);
-  const logs: Record<string, unknown>[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    try {
-      logs.push(JSON.parse(line) as Record<string, unknown>);
-    } catch {
-      logs.push({ raw: line });
-    }
-  });
+  const followed = followJsonLogs(child);
+  const { logs } = followed;
   const started = await eventually(
     async () => {
-      if (child.exitCode !== null) throw new Error(`controller exited ${child.exitCode}: ${stderr}`);
+      if (child.exitCode !== null) throw new Error(`controller exited ${child.exitCode}: ${followed.stderr()}`);
       return logs.find((l) => l['msg'] === 'controller started');
     },
     30_000,

@@ -8,6 +8,8 @@ import dnsPacket from 'dns-packet';
 import { serviceNames, type ServiceNames } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import { ROOT } from '../support/server.ts';
+import { udpExchange } from '../support/dns-client.ts';
+import { poll } from '../support/poll.ts';
 
 // Shared by the integration tests (real Knot, real CoreDNS, a Dubbo-Java-like stub): finding the
 // external binaries, running them as bounded child processes, raw DNS exchanges with dns-packet
@@ -182,7 +184,6 @@ export function decode(message: Buffer): Decoded {
   return dnsPacket.decode(message) as Decoded;
 }
 
-import { udpExchange } from '../support/dns-client.ts';
 export { udpExchange };
 
 /**
@@ -326,7 +327,6 @@ export async function dig(port: number, args: readonly string[]): Promise<DigOut
   return parseDig(result.stdout);
 }
 
-import { poll } from '../support/poll.ts';
 export { poll };
 
 /** The SOA serial in a message's answer or authority section. */

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
+import { followJsonLogs } from './json-logs.ts';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root. */
@@ -28,18 +28,10 @@ export interface ServerProcess {
 export async function startServer(args: readonly string[], options: { http?: boolean } = {}): Promise<ServerProcess> {
   const argv = [MAIN, 'serve', '--listen', '127.0.0.1:0', ...(options.http === false ? [] : ['--http-listen', '127.0.0.1:0']), ...args];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DUBBO_DNS_LOG_LEVEL: 'debug' } });
-  const logs: Record<string, unknown>[] = [];
+  const followed = followJsonLogs(child);
+  const { logs } = followed;
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
-    let parsed: Record<string, unknown>;
-    try {
-      parsed = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      parsed = { raw: line };
-    }
-    logs.push(parsed);
+  followed.onLine((parsed) => {
     for (const w of [...waiters]) {
       if (w.match(parsed)) {
         waiters.splice(waiters.indexOf(w), 1);
@@ -51,7 +43,7 @@ export async function startServer(args: readonly string[], options: { http?: boo
     const seen = logs.find(match);
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${stderr}; logs: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs);
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for a log line; stderr: ${followed.stderr()}; logs: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs);
       waiters.push({
         match,
         resolve: (l) => {
@@ -65,7 +57,7 @@ export async function startServer(args: readonly string[], options: { http?: boo
   const started = await Promise.race([
     waitForLog((l) => l['msg'] === 'dns server started', 15_000),
     exited.then(([code]) => {
-      throw new Error(`server exited with ${String(code)} before starting: ${stderr}`);
+      throw new Error(`server exited with ${String(code)} before starting: ${followed.stderr()}`);
     }),
   ]);
   const port = (s: unknown): number | undefined => (typeof s === 'string' ? Number(s.slice(s.lastIndexOf(':') + 1)) : undefined);

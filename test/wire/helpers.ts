@@ -7,6 +7,8 @@ import dnsPacket from 'dns-packet';
 import { serviceNames, type ServiceNames } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import { MAIN } from '../support/server.ts';
+import { udpExchange } from '../support/dns-client.ts';
+import { poll } from '../support/poll.ts';
 
 // Shared by the wire and CLI tests: raw DNS exchanges over UDP and TCP encoded and decoded with
 // dns-packet (an independent codec), external clients, temp registry files and polling.
@@ -57,7 +59,6 @@ export function decode(message: Buffer): Decoded {
   return dnsPacket.decode(message) as Decoded;
 }
 
-import { udpExchange } from '../support/dns-client.ts';
 export { udpExchange };
 
 /** Writes every message (length-prefixed) on one TCP connection at once and reads as many replies. */
@@ -209,7 +210,6 @@ export function cli(args: readonly string[], options: { timeoutMs?: number; env?
   return run(process.execPath, [MAIN, ...args], options);
 }
 
-import { poll } from '../support/poll.ts';
 export { poll };
 
 /** The DESIGN §5 names of a key, by the product's own naming code. */
