@@ -88,6 +88,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   done
 fi
 
+# Image tools (buildah, skopeo, umoci, binutils) for scripts/build-image.sh and test/image/.
+"$here/ensure-image-tools.sh"
+
 # --- Go-built binaries --------------------------------------------------------
 coredns=$("$here/build-coredns.sh")
 apiserver=""
