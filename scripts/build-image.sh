@@ -299,7 +299,7 @@ else
   fi
   npm_cache=$(npm_get cache)
   if [ -n "$npm_cache" ] && [ -d "$npm_cache" ]; then npm_volumes+=(-v "$npm_cache:/root/.npm"); fi
-  buildah build --isolation chroot --layers --pull=never "${npm_volumes[@]}" \
+  buildah build --isolation chroot --layers --force-rm --pull=never "${npm_volumes[@]}" \
     --build-arg BASE="$base_ref" --build-arg BUILD_BASE="$build_base_ref" \
     --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg SOURCE="$source_url" \
     --build-arg LICENSES="$license" --build-arg DESCRIPTION="$description" \
