@@ -9,8 +9,9 @@ import { defaultIdentity, loadKubeConfig, runController } from './commands/contr
 import { KubeClient } from './kube/rest.ts';
 import { parseAddressList, parseCidrList, parseHostPortList, type AddressFilter } from './config/cidr.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { VERSION } from './version.ts';
 
-// Wiring only: flags (each with an environment variable, DESIGN §9), then the command.
+// Wiring only: flags (each with an environment variable, docs/cli.md), then the command.
 
 const ZONE = 'dubbo.internal.';
 
@@ -53,13 +54,16 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
 }): Command {
   const root = new Command('dubbo-dns')
     .description('Authoritative DNS for Apache Dubbo providers, and the Kubernetes controller that publishes them')
+    .version(VERSION, '-V, --version', 'print the version and exit')
+    // Options before the command belong to dubbo-dns itself; `name X --version 1.0` is Dubbo's version.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();
 
   root
     .command('serve')
-    .description('answer DNS for the zone from a registry file (DESIGN §8) or from the cluster (--kubernetes)')
+    .description('answer DNS for the zone from a registry file (docs/registry-file.md) or from the cluster (--kubernetes)')
     .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON), reloaded on change'), 'REGISTRY'))
     .addOption(env(new Option('--kubernetes', 'serve the managed Services and EndpointSlices of the cluster'), 'KUBERNETES'))
     .addOption(env(new Option('--kubeconfig <file>', 'with --kubernetes: kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
@@ -169,7 +173,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
 
   root
     .command('name')
-    .description('print the DNS names of a Dubbo service key (DESIGN §4, §5)')
+    .description('print the DNS names of a Dubbo service key (docs/naming.md, docs/records.md)')
     .argument('<interface>', 'Java interface name, e.g. org.apache.dubbo.demo.DemoService')
     .addOption(groupOption())
     .addOption(versionOption())

@@ -40,7 +40,7 @@ export interface ServeOptions {
   readonly allowTransfer?: AddressFilter | undefined;
   /** Secondaries to NOTIFY when the serial rises. */
   readonly notify?: readonly HostPort[] | undefined;
-  /** Processes answering queries; 1 answers in this process (DESIGN §3: use every core). */
+  /** Processes answering queries; 1 answers in this process (docs/architecture.md: use every core). */
   readonly workers: number;
 }
 

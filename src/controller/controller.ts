@@ -15,7 +15,7 @@ import { LeaderElector } from './leader.ts';
 import { KeyQueue, type Outcome } from './queue.ts';
 import { computeStatus, type KeyReport } from './status.ts';
 
-// The reconciler (DESIGN §3): caches of slim projections fed by list+watch, a queue of keys, and
+// The reconciler (docs/architecture.md): caches of slim projections fed by list+watch, a queue of keys, and
 // level-based reconciles that read the caches, plan, and apply. Service keys and DubboService
 // statuses are the two kinds of key.
 

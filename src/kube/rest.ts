@@ -6,10 +6,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 // A thin REST client over the API server. Credentials and TLS come from client-node's KubeConfig
 // (kubeconfig file or in-cluster); requests are plain HTTP so that list, watch, server-side apply
 // (also of status subresources) and error kinds are fully in our hands: client-node's informer
-// stops after non-410 errors and caches whole objects (DESIGN §2), and its object API cannot apply
+// stops after non-410 errors and caches whole objects, and its object API cannot apply
 // to a subresource.
 
-/** An API error, classified at the boundary (STYLE habit 5). */
+/** An API error, classified at the boundary. */
 export class KubeError extends Error {
   override readonly name = 'KubeError';
   readonly status: number;

@@ -7,7 +7,7 @@ import { Reflector } from '../kube/reflector.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { guardDecision, type GuardOptions } from './deregistration-guard.ts';
 
-// The DNS server's Kubernetes source (DESIGN §3): list+watch of the managed Services and
+// The DNS server's Kubernetes source (docs/architecture.md): list+watch of the managed Services and
 // EndpointSlices, so answers show what was really applied, by any controller replica. Each Service
 // becomes one ServiceData, rebuilt only when it or one of its slices changed.
 
