@@ -26,7 +26,8 @@ export interface ServerProcess {
  * its "dns server started" line, which names the ports it bound.
  */
 export async function startServer(args: readonly string[], options: { http?: boolean } = {}): Promise<ServerProcess> {
-  const argv = [MAIN, 'serve', '--listen', '127.0.0.1:0', ...(options.http === false ? [] : ['--http-listen', '127.0.0.1:0']), ...args];
+  // No lameduck wait on stop unless a test asks for one (`args` come last and win).
+  const argv = [MAIN, 'serve', '--listen', '127.0.0.1:0', '--lameduck', '0', ...(options.http === false ? [] : ['--http-listen', '127.0.0.1:0']), ...args];
   const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DUBBO_DNS_LOG_LEVEL: 'debug' } });
   const followed = followJsonLogs(child);
   const { logs } = followed;
