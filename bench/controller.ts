@@ -333,9 +333,9 @@ class ControllerProc {
         else if (m.name === 'dubbo_dns_controller_api_writes_total') {
           s.writes[`${m.labels['verb']} ${m.labels['kind']}`] = m.value;
           s.writesTotal += m.value;
-        } else if (m.name === 'dubbo_dns_controller_nodejs_heap_size_used_bytes') s.heapUsed = m.value;
-        else if (m.name === 'dubbo_dns_controller_nodejs_heap_size_total_bytes') s.heapTotal = m.value;
-        else if (m.name === 'dubbo_dns_controller_nodejs_external_memory_bytes') s.external = m.value;
+        } else if (m.name === 'nodejs_heap_size_used_bytes') s.heapUsed = m.value;
+        else if (m.name === 'nodejs_heap_size_total_bytes') s.heapTotal = m.value;
+        else if (m.name === 'nodejs_external_memory_bytes') s.external = m.value;
         else if (m.name === 'dubbo_dns_controller_reconciles_total') {
           s.reconciles[`${m.labels['kind']} ${m.labels['result']}`] = m.value;
           s.reconcilesTotal += m.value;

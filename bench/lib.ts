@@ -276,6 +276,8 @@ export async function startServer(name: ServerName, cfg: ServerConfig): Promise<
         `${HOST}:${port}`,
         '--log-level',
         cfg.logLevel ?? 'warn',
+        '--lameduck',
+        '0',
         ...(cfg.dubboWorkersFlag === true ? ['--workers', String(cfg.workers)] : []),
       ];
       break;

@@ -180,7 +180,7 @@ async function startDubboDns(kubeconfig: string, namespace: string, profDir: str
   const port = await freeUdpTcpPort();
   const nodeFlags = [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), ...values['node-flags'].split(' ').filter((f) => f !== '')];
   const httpPort = await freeUdpTcpPort();
-  const argv = [NODE, ...nodeFlags, MAIN, 'serve', '--kubernetes', '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', 'warn', '--guard-grace', '0', '--sync-timeout', '600'];
+  const argv = [NODE, ...nodeFlags, MAIN, 'serve', '--kubernetes', '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', 'warn', '--guard-grace', '0', '--sync-timeout', '600', '--lameduck', '0'];
   const proc = spawnChild(argv, SERVER_CPUS);
   return { name: 'dubbo-dns', proc, port, httpPort, prober: new Prober(port), nameOf: (b) => `${b.label}.${namespace}.dubbo.internal.`, startedAt: performance.now() };
 }
@@ -201,7 +201,7 @@ async function heapOf(s: DnsServer): Promise<{ heapUsedKiB: number; heapTotalKiB
   if (s.httpPort === undefined) return undefined;
   try {
     const text = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
-    const metric = (name: string): number => Number(new RegExp(`^dubbo_dns_${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN) / 1024;
+    const metric = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN) / 1024;
     return { heapUsedKiB: metric('nodejs_heap_size_used_bytes'), heapTotalKiB: metric('nodejs_heap_size_total_bytes'), externalKiB: metric('nodejs_external_memory_bytes') };
   } catch {
     return undefined;

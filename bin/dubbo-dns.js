@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when published (dist/), the TypeScript sources in a checkout (Node >= 22.18
-// strips types itself; Node does not strip types under node_modules, hence dist/ for packages).
+// In a checkout this runs the TypeScript sources (Node >= 22.18 strips types itself); an installed
+// package or the image holds no sources, only the compiled dist/ (Node does not strip types under
+// node_modules), so it runs that.
 import { existsSync } from 'node:fs';
 
-const compiled = new URL('../dist/src/main.js', import.meta.url);
-await import(existsSync(compiled) ? compiled.href : new URL('../src/main.ts', import.meta.url).href);
+const sources = new URL('../src/main.ts', import.meta.url);
+await import(existsSync(sources) ? sources.href : new URL('../dist/src/main.js', import.meta.url).href);

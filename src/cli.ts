@@ -1,16 +1,17 @@
 import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
 import { Command, Option } from 'commander';
-import { integerIn, parseHostPort, parseNamespace, parseZone, type HostPort } from './config/parse.ts';
+import { integerIn, parseHostPort, parseNamespace, parseNamespaceList, parseZone, type HostPort } from './config/parse.ts';
 import { formatNames } from './commands/name.ts';
 import { lookupProviders } from './commands/lookup.ts';
 import { serve, type RunningServe } from './commands/serve.ts';
 import { defaultIdentity, loadKubeConfig, runController } from './commands/controller.ts';
 import { KubeClient } from './kube/rest.ts';
 import { parseAddressList, parseCidrList, parseHostPortList, type AddressFilter } from './config/cidr.ts';
+import { usableCpus } from './config/usable-cpus.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
+import { VERSION } from './version.ts';
 
-// Wiring only: flags (each with an environment variable, DESIGN §9), then the command.
+// Wiring only: flags (each with an environment variable, docs/cli.md), then the command.
 
 const ZONE = 'dubbo.internal.';
 
@@ -53,17 +54,20 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
 }): Command {
   const root = new Command('dubbo-dns')
     .description('Authoritative DNS for Apache Dubbo providers, and the Kubernetes controller that publishes them')
+    .version(VERSION, '-V, --version', 'print the version and exit')
+    // Options before the command belong to dubbo-dns itself; `name X --version 1.0` is Dubbo's version.
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();
 
   root
     .command('serve')
-    .description('answer DNS for the zone from a registry file (DESIGN §8) or from the cluster (--kubernetes)')
+    .description('answer DNS for the zone from a registry file (docs/registry-file.md) or from the cluster (--kubernetes)')
     .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON), reloaded on change'), 'REGISTRY'))
     .addOption(env(new Option('--kubernetes', 'serve the managed Services and EndpointSlices of the cluster'), 'KUBERNETES'))
     .addOption(env(new Option('--kubeconfig <file>', 'with --kubernetes: kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
-    .addOption(env(new Option('--namespace <ns>', 'with --kubernetes: only this namespace (default: all)').argParser(parseNamespace), 'NAMESPACE'))
+    .addOption(env(new Option('--namespace <ns,...>', 'with --kubernetes: only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
     .addOption(env(new Option('--snapshot <file>', 'with --kubernetes: last-known-good data, served at start when the API server is unreachable'), 'SNAPSHOT'))
     .addOption(
       env(new Option('--sync-timeout <seconds>', 'with --kubernetes: wait this long for the API server before serving the snapshot').default(10).argParser(integerIn(1, 3600)), 'SYNC_TIMEOUT'),
@@ -93,14 +97,17 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       env(new Option('--max-tcp-connections <n>', 'TCP connections open at once; more are refused').default(256).argParser(integerIn(1, 65535)), 'MAX_TCP_CONNECTIONS'),
     )
     .addOption(
-      env(new Option('--workers <n>', 'processes answering queries (0: one per CPU)').default(1).argParser(integerIn(0, 64)), 'WORKERS'),
+      env(new Option('--workers <n>', 'processes answering queries (0: one per CPU this process may use, per its cgroup quota and cpuset)').default(1).argParser(integerIn(0, 64)), 'WORKERS'),
+    )
+    .addOption(
+      env(new Option('--lameduck <seconds>', 'on SIGTERM: /readyz turns 503 at once, DNS keeps answering this long, then drains and exits').default(5).argParser(integerIn(0, 300)), 'LAMEDUCK'),
     )
     .addOption(logLevelOption())
     .action(async (opts: {
       registry?: string;
       kubernetes?: boolean;
       kubeconfig?: string;
-      namespace?: string;
+      namespace?: string[];
       snapshot?: string;
       syncTimeout: number;
       guardGrace: number;
@@ -116,6 +123,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       tcpIdleTimeout: number;
       maxTcpConnections: number;
       workers: number;
+      lameduck: number;
       logLevel: string;
     }) => {
       if ((opts.registry === undefined) === (opts.kubernetes !== true)) {
@@ -129,7 +137,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
         opts.kubernetes === true
           ? {
               client: new KubeClient(loadKubeConfig(opts.kubeconfig)),
-              namespace: opts.namespace,
+              namespaces: opts.namespace,
               snapshot: opts.snapshot,
               syncTimeoutMs: opts.syncTimeout * 1000,
               guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
@@ -137,7 +145,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
           : undefined;
       // Handlers go in before start-up, so a SIGTERM during it still ends in a clean exit 0; in a
       // cluster the primary stops the workers, and a worker ignores signals meant for the group.
-      const starting = serve({ ...opts, kubernetes, workers: opts.workers === 0 ? availableParallelism() : opts.workers }, log);
+      const starting = serve({ ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 }, log);
       if (!cluster.isWorker) stopOnSignal(log, async () => (await starting).stop());
       const running = await starting;
       io.onServe?.(running);
@@ -146,7 +154,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
   root
     .command('controller')
     .description('keep a managed Service and EndpointSlices for every Dubbo service key (DubboService resources, dubbo-go pods)')
-    .addOption(env(new Option('--namespace <ns>', 'watch only this namespace (default: all)').argParser(parseNamespace), 'NAMESPACE'))
+    .addOption(env(new Option('--namespace <ns,...>', 'watch only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
     .addOption(env(new Option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
     .addOption(env(new Option('--leader-elect', 'elect a leader on a Lease so only one replica writes'), 'LEADER_ELECT'))
     .addOption(env(new Option('--lease-namespace <ns>', 'namespace of the Lease').default(process.env['POD_NAMESPACE'] ?? 'dubbo-dns').argParser(parseNamespace), 'LEASE_NAMESPACE'))
@@ -160,16 +168,16 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(env(new Option('--resync <seconds>', 'reconcile every key this often').default(600).argParser(integerIn(5, 86400)), 'RESYNC'))
     .addOption(env(new Option('--workers <n>', 'keys reconciled at once').default(4).argParser(integerIn(1, 64)), 'WORKERS'))
     .addOption(logLevelOption())
-    .action(async (opts: { namespace?: string; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
+    .action(async (opts: { namespace?: string[]; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
-      const starting = runController({ ...opts, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
+      const starting = runController({ ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
       stopOnSignal(log, async () => (await starting).stop());
       await starting;
     });
 
   root
     .command('name')
-    .description('print the DNS names of a Dubbo service key (DESIGN §4, §5)')
+    .description('print the DNS names of a Dubbo service key (docs/naming.md, docs/records.md)')
     .argument('<interface>', 'Java interface name, e.g. org.apache.dubbo.demo.DemoService')
     .addOption(groupOption())
     .addOption(versionOption())

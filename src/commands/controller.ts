@@ -4,13 +4,15 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Controller } from '../controller/controller.ts';
 import { KubeClient } from '../kube/rest.ts';
+import { describeScope, type NamespaceScope } from '../kube/scope.ts';
 import { ControllerMetrics } from '../observability/controller-metrics.ts';
 import { startHttp } from '../observability/http.ts';
 import type { HostPort } from '../config/parse.ts';
 
 /** Settings of `dubbo-dns controller`. */
 export interface ControllerCommandOptions {
-  readonly namespace?: string | undefined;
+  /** The namespaces watched; all when undefined. */
+  readonly namespaces?: NamespaceScope;
   readonly kubeconfig?: string | undefined;
   readonly leaderElect: boolean;
   readonly leaseNamespace: string;
@@ -42,7 +44,7 @@ export async function runController(options: ControllerCommandOptions, log: Logg
   const client = new KubeClient(loadKubeConfig(options.kubeconfig));
   const controller = new Controller({
     client,
-    namespace: options.namespace,
+    namespaces: options.namespaces,
     leaderElection: options.leaderElect
       ? { namespace: options.leaseNamespace, name: options.leaseName, identity: options.identity, leaseDurationSeconds: options.leaseDuration }
       : undefined,
@@ -65,7 +67,7 @@ export async function runController(options: ControllerCommandOptions, log: Logg
       log.child({ component: 'http' }),
     );
   }
-  log.info({ server: client.server, namespace: options.namespace ?? '(all)', leaderElect: options.leaderElect, identity: options.identity }, 'controller starting');
+  log.info({ server: client.server, namespaces: describeScope(options.namespaces), leaderElect: options.leaderElect, identity: options.identity }, 'controller starting');
   await controller.start();
   const a = http?.address();
   log.info({ http: typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : undefined }, 'controller started');

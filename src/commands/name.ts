@@ -11,7 +11,7 @@ export interface NameOptions {
   readonly json: boolean;
 }
 
-/** The text `dubbo-dns name` prints: every DESIGN §5 name of one key. */
+/** The text `dubbo-dns name` prints: every name (docs/records.md) of one key. */
 export function formatNames(iface: string, options: NameOptions): string {
   const key = serviceKey(iface, options.group, options.version);
   const names = serviceNames(key, options.namespace, options.zone, options.protocol);

@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
-import { AggregatorRegistry, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { createHandler } from '../dns/handler.ts';
 import type { ZoneData } from '../dns/index/zone-data.ts';
@@ -10,10 +10,11 @@ import { nextSerial } from '../dns/index/zone-index.ts';
 import { DEFAULT_TCP_LIMITS, startDnsServer, type DnsServer } from '../dns/server.ts';
 import { EDE, knownType, rcodeName, typeName } from '../dns/wire/codes.ts';
 import { startHttp, type Readiness } from '../observability/http.ts';
-import { QueryMetrics, ZoneMetrics } from '../observability/metrics.ts';
+import { QueryMetrics, registerBuildInfo, registerProcessMetrics, ZoneMetrics } from '../observability/metrics.ts';
 import type { RegistryFileError } from '../source/registry-file.ts';
 import { fileSource, kubernetesSource, type Freshness, type SourceSink, type ZoneSource } from '../source/zone-source.ts';
 import type { KubeClient } from '../kube/rest.ts';
+import type { NamespaceScope } from '../kube/scope.ts';
 import type { HostPort } from '../config/parse.ts';
 import type { AddressFilter } from '../config/cidr.ts';
 import { Notifier } from '../dns/notify.ts';
@@ -25,7 +26,7 @@ export interface ServeOptions {
   readonly registry?: string | undefined;
   /** Kubernetes mode: the managed Services and EndpointSlices. */
   readonly kubernetes?:
-    | { readonly client: KubeClient; readonly namespace?: string | undefined; readonly snapshot?: string | undefined; readonly syncTimeoutMs: number; readonly guard?: GuardOptions | undefined }
+    | { readonly client: KubeClient; readonly namespaces?: NamespaceScope; readonly snapshot?: string | undefined; readonly syncTimeoutMs: number; readonly guard?: GuardOptions | undefined }
     | undefined;
   readonly zone: string;
   readonly listen: HostPort;
@@ -40,8 +41,10 @@ export interface ServeOptions {
   readonly allowTransfer?: AddressFilter | undefined;
   /** Secondaries to NOTIFY when the serial rises. */
   readonly notify?: readonly HostPort[] | undefined;
-  /** Processes answering queries; 1 answers in this process (DESIGN §3: use every core). */
+  /** Processes answering queries; 1 answers in this process (docs/architecture.md: use every core). */
   readonly workers: number;
+  /** On stop: report not ready at once, keep answering this long, then drain (CoreDNS `health { lameduck }`). */
+  readonly lameduckMs?: number | undefined;
 }
 
 /** A running server. */
@@ -90,22 +93,37 @@ function staleEde(freshness: () => Freshness) {
 }
 
 function queryObserver(metrics: QueryMetrics) {
-  // One labelled child per (transport, qtype, rcode), looked up by number on the hot path. Label
-  // values come from a bounded set: a packet must not be able to mint new time series.
+  // One labelled child per label set, looked up by number on the hot path. Label values come from a
+  // bounded set: a packet must not be able to mint new time series.
   const children = new Map<number, { inc(): void }>();
-  const counter = (transport: 'udp' | 'tcp', qtype: number, rcode: number): { inc(): void } => {
-    const type = qtype === 0 || knownType(qtype) ? qtype : -1;
+  const durations = new Map<number, { observe(v: number): void }>();
+  const sizes = { udp: metrics.responseSize.labels({ transport: 'udp' }), tcp: metrics.responseSize.labels({ transport: 'tcp' }) };
+  const typeId = (qtype: number): number => (qtype === 0 || knownType(qtype) ? qtype : -1);
+  const typeLabel = (type: number): string => (type === -1 ? 'OTHER' : typeName(type));
+  const counter = (transport: 'udp' | 'tcp', type: number, rcode: number): { inc(): void } => {
     const id = (transport === 'udp' ? 0 : 1) + 2 * (rcode + 32 * (type + 1));
     let child = children.get(id);
     if (child === undefined) {
-      child = metrics.queries.labels({ transport, qtype: type === -1 ? 'OTHER' : typeName(type), rcode: rcodeName(rcode) });
+      child = metrics.queries.labels({ transport, qtype: typeLabel(type), rcode: rcodeName(rcode) });
       children.set(id, child);
     }
     return child;
   };
+  const duration = (transport: 'udp' | 'tcp', type: number): { observe(v: number): void } => {
+    const id = (transport === 'udp' ? 0 : 1) + 2 * (type + 1);
+    let child = durations.get(id);
+    if (child === undefined) {
+      child = metrics.duration.labels({ transport, type: typeLabel(type) });
+      durations.set(id, child);
+    }
+    return child;
+  };
   return {
-    answered(transport: 'udp' | 'tcp', qtype: number, rcode: number, truncated: boolean) {
-      counter(transport, qtype, rcode).inc();
+    answered(transport: 'udp' | 'tcp', qtype: number, rcode: number, truncated: boolean, bytes: number, seconds: number) {
+      const type = typeId(qtype);
+      counter(transport, type, rcode).inc();
+      duration(transport, type).observe(seconds);
+      sizes[transport].observe(bytes);
       if (truncated) metrics.truncated.inc();
     },
     dropped(transport: 'udp' | 'tcp') {
@@ -145,6 +163,7 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
   const registry = new Registry();
   const zoneMetrics = new ZoneMetrics(registry);
   const queryMetrics = new QueryMetrics(registry);
+  registerProcessMetrics(registry);
   const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl, nameserverAddresses: options.nameserverAddress });
   const sourceLog = log.child({ component: 'source' });
   const notifier = options.notify === undefined || options.notify.length === 0 ? undefined : new Notifier(options.notify, holder.settings.zone, log.child({ component: 'notify' }));
@@ -169,21 +188,23 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
   await source.start();
 
   const dns = await startServing(options, holder, queryMetrics, () => source.freshness(), log);
+  const shutdown = lameduck(options.lameduckMs, log);
   const http = await maybeHttp(
     options,
     async () => ({ text: await registry.metrics(), contentType: registry.contentType }),
-    () => {
+    shutdown.readiness(() => {
       const index = holder.current;
       return index === undefined
         ? { ready: false, detail: `no zone yet (${source.describe()})` }
         : { ready: true, detail: `zone ${index.zone} serial ${index.serial}, ${index.stats.services} services; ${source.describe()}` };
-    },
+    }),
     log,
   );
   started(log, options, holder.settings.zone, dns.udpPort, http);
   return {
     dnsPort: dns.udpPort,
     async stop() {
+      await shutdown.begin();
       await dns.close();
       await source.stop();
       await closeHttp(http);
@@ -199,6 +220,8 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
 async function servePrimary(options: ServeOptions, log: Logger): Promise<RunningServe> {
   const registry = new Registry();
   const zoneMetrics = new ZoneMetrics(registry);
+  // process_* and nodejs_* come from the workers, summed (they answer the queries); the primary adds what runs.
+  registerBuildInfo(registry);
   const aggregator = new AggregatorRegistry();
   const sourceLog = log.child({ component: 'source' });
   let zone: { data: ZoneData; serial: number; hash: string } | undefined;
@@ -274,23 +297,25 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
   await allListening;
   if (zone !== undefined) await allInstalled;
 
+  const shutdown = lameduck(options.lameduckMs, log);
   const http = await maybeHttp(
     options,
     async () => {
       const workers = await aggregator.clusterMetrics();
       return { text: `${await registry.metrics()}\n${workers}`, contentType: registry.contentType };
     },
-    () => {
+    shutdown.readiness(() => {
       const live = Object.keys(cluster.workers ?? {}).length;
       const ready = zone !== undefined && installed.size >= live && live > 0;
       return { ready, detail: `${ready ? `zone serial ${zone?.serial} in ${live} workers` : `${installed.size}/${live} workers have a zone`}; ${source.describe()}` };
-    },
+    }),
     log,
   );
   started(log, options, options.zone, dnsPort, http);
   return {
     dnsPort,
     async stop() {
+      await shutdown.begin();
       stopping = true;
       clearInterval(freshnessTimer);
       const exits = Object.values(cluster.workers ?? {}).map(
@@ -318,6 +343,7 @@ async function serveWorker(options: ServeOptions, log: Logger): Promise<RunningS
   new AggregatorRegistry();
   AggregatorRegistry.setRegistries([registry]);
   const metrics = new QueryMetrics(registry);
+  collectDefaultMetrics({ register: registry });
   const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl, nameserverAddresses: options.nameserverAddress });
   // Until the first zone arrives, in-zone questions get SERVFAIL (never NXDOMAIN).
   let freshness: Freshness = { stale: false, asOf: Date.now() };
@@ -341,6 +367,27 @@ async function serveWorker(options: ServeOptions, log: Logger): Promise<RunningS
   const dns = await dnsReady;
   process.send?.({ type: 'hello' } satisfies ToPrimary);
   return { dnsPort: dns.udpPort, stop: () => dns.close() };
+}
+
+/**
+ * Lameduck shutdown: once stopping starts, /readyz says 503 for good while DNS keeps answering for
+ * `ms`, so load balancers and kube-proxy take this replica out before its sockets close.
+ */
+function lameduck(ms: number | undefined, log: Logger) {
+  let since: number | undefined;
+  return {
+    /** `readiness`, but never ready once stopping has begun. */
+    readiness(readiness: () => Readiness): () => Readiness {
+      return () => (since === undefined ? readiness() : { ready: false, detail: `shutting down: answering for ${Math.max(0, Math.ceil(((since + (ms ?? 0)) - Date.now()) / 1000))} s more` });
+    },
+    /** Turns unready, then waits out the lameduck period. */
+    async begin(): Promise<void> {
+      since = Date.now();
+      if (ms === undefined || ms <= 0) return;
+      log.info({ lameduckMs: ms }, 'lameduck: not ready, still answering');
+      await new Promise((resolve) => setTimeout(resolve, ms));
+    },
+  };
 }
 
 function closeHttp(http: Server | undefined): Promise<void> {

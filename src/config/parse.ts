@@ -44,6 +44,14 @@ export function parseZone(value: string): string {
 }
 
 /** Parses a Kubernetes namespace name (a DNS-1123 label). */
+/** `a,b,c`: a list of namespace names (commander argParser), without repeats. */
+export function parseNamespaceList(value: string): string[] {
+  const names = value.split(',').map((n) => n.trim());
+  if (names.some((n) => n === '')) throw new InvalidArgumentError(`${JSON.stringify(value)} has an empty namespace name`);
+  return [...new Set(names.map(parseNamespace))];
+}
+
+/** A Kubernetes namespace name (commander argParser). */
 export function parseNamespace(value: string): string {
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
     throw new InvalidArgumentError(`${JSON.stringify(value)} is not a namespace name (lowercase letters, digits, '-')`);

@@ -11,19 +11,20 @@ import { planKey } from '../plan/plan.ts';
 import { declareKey, type CrDeclaration, type PodDeclaration } from '../source/declared.ts';
 import { selectorMatches, validateDubboServiceSpec, type DubboServiceSpec } from '../source/dubbo-service.ts';
 import { EventRecorder, type InvolvedObject } from './events.ts';
+import { collectionPaths, type NamespaceScope } from '../kube/scope.ts';
 import { LeaderElector } from './leader.ts';
 import { KeyQueue, type Outcome } from './queue.ts';
 import { computeStatus, type KeyReport } from './status.ts';
 
-// The reconciler (DESIGN §3): caches of slim projections fed by list+watch, a queue of keys, and
+// The reconciler (docs/architecture.md): caches of slim projections fed by list+watch, a queue of keys, and
 // level-based reconciles that read the caches, plan, and apply. Service keys and DubboService
 // statuses are the two kinds of key.
 
 /** Settings of the controller. */
 export interface ControllerOptions {
   readonly client: KubeClient;
-  /** Watch one namespace; all when undefined. */
-  readonly namespace?: string | undefined;
+  /** The namespaces watched; all when undefined. */
+  readonly namespaces?: NamespaceScope;
   readonly leaderElection?: { readonly namespace: string; readonly name: string; readonly identity: string; readonly leaseDurationSeconds?: number } | undefined;
   readonly orphanRetentionMs: number;
   readonly resyncMs: number;
@@ -110,23 +111,23 @@ export class Controller {
 
   /** Starts watching and reconciling; resolves when the caches have synced. */
   async start(): Promise<void> {
-    const { client, namespace } = this.#o;
-    const ns = (group: string, resource: string): string => (namespace === undefined ? `${group}/${resource}` : `${group}/namespaces/${namespace}/${resource}`);
+    const { client, namespaces } = this.#o;
     const log = this.#log.child({ component: 'reflector' });
-    const make = <V>(path: string, labelSelector: string | undefined, project: (o: Record<string, unknown>) => V | undefined, changed: (key: string, a: V | undefined, b: V | undefined) => void): Reflector<V> => {
-      const r = new Reflector<V>({ client, path, labelSelector, project, handler: { changed }, log });
-      this.#reflectors.push(r as Reflector<unknown>);
-      return r;
-    };
-    const reflectors = [
-      make(ns(CRD_PATH, 'dubboservices'), undefined, projectDubboService, (k, a, b) => this.#onDubboService(k, a, b)),
-      make(ns('/api/v1', 'pods'), undefined, projectPod, (k, a, b) => this.#onPod(k, a, b)),
-      make(ns('/api/v1', 'services'), `${L.MANAGED_BY_LABEL}=${L.MANAGED_BY_VALUE}`, projectManagedService, (k, a, b) => this.#onService(k, a, b)),
-      make(ns('/apis/discovery.k8s.io/v1', 'endpointslices'), `${L.SLICE_MANAGED_BY_LABEL}=${L.SLICE_MANAGED_BY_VALUE}`, projectManagedSlice, (k, a, b) => this.#onSlice(k, a, b)),
-    ];
-    await Promise.all(reflectors.map((r) => r.start()));
+    // One reflector per collection path: a single cluster-wide one, or one per watched namespace.
+    const make = <V>(prefix: string, resource: string, labelSelector: string | undefined, project: (o: Record<string, unknown>) => V | undefined, changed: (key: string, a: V | undefined, b: V | undefined) => void): Reflector<V>[] =>
+      collectionPaths(prefix, resource, namespaces).map((path) => {
+        const r = new Reflector<V>({ client, path, labelSelector, project, handler: { changed }, log });
+        this.#reflectors.push(r as Reflector<unknown>);
+        return r;
+      });
+    const count = <V>(rs: Reflector<V>[]): number => rs.reduce((n, r) => n + r.items.size, 0);
+    const crs = make(CRD_PATH, 'dubboservices', undefined, projectDubboService, (k, a, b) => this.#onDubboService(k, a, b));
+    const pods = make('/api/v1', 'pods', undefined, projectPod, (k, a, b) => this.#onPod(k, a, b));
+    make('/api/v1', 'services', `${L.MANAGED_BY_LABEL}=${L.MANAGED_BY_VALUE}`, projectManagedService, (k, a, b) => this.#onService(k, a, b));
+    make('/apis/discovery.k8s.io/v1', 'endpointslices', `${L.SLICE_MANAGED_BY_LABEL}=${L.SLICE_MANAGED_BY_VALUE}`, projectManagedSlice, (k, a, b) => this.#onSlice(k, a, b));
+    await Promise.all(this.#reflectors.map((r) => r.start()));
     this.#synced = true;
-    this.#log.info({ dubboServices: reflectors[0]?.items.size, pods: reflectors[1]?.items.size, services: this.#services.size }, 'caches synced');
+    this.#log.info({ dubboServices: count(crs), pods: count(pods), services: this.#services.size }, 'caches synced');
     for (let i = 0; i < this.#o.workers; i++) this.#workers.push(this.#work());
     this.#leader?.start((leader) => {
       this.metrics?.leader.set(leader ? 1 : 0);

@@ -1,4 +1,4 @@
-// A work queue of keys (client-go workqueue semantics, STYLE habit 4): adding a key that is already
+// A work queue of keys (client-go workqueue semantics): adding a key that is already
 // waiting merges with it; a key being processed is not handed out again until done, and if it was
 // added meanwhile it runs once more after; failures back off per key, exponentially.
 

@@ -1,6 +1,6 @@
 import type { Condition, DubboServiceView } from '../kube/views.ts';
 
-// Pure: what a DubboService's status should say (DESIGN §7). Conditions follow the Kubernetes API
+// Pure: what a DubboService's status should say (docs/crd.md). Conditions follow the Kubernetes API
 // conventions: CamelCase reasons, observedGeneration, and lastTransitionTime that changes only when
 // the condition's status flips.
 

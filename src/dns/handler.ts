@@ -10,7 +10,8 @@ export type Transport = 'udp' | 'tcp';
 
 /** Observes each answered or dropped message (metrics). */
 export interface HandlerObserver {
-  answered(transport: Transport, qtype: number, rcode: number, truncated: boolean): void;
+  /** One reply: `bytes` long, built in `seconds` from the message's arrival in the handler. */
+  answered(transport: Transport, qtype: number, rcode: number, truncated: boolean, bytes: number, seconds: number): void;
   dropped(transport: Transport): void;
 }
 
@@ -29,6 +30,7 @@ export interface HandlerOptions {
  */
 export function createHandler(holder: ZoneHolder, options: HandlerOptions, observer: HandlerObserver) {
   const handle = function handle(packet: Buffer, transport: Transport, peer = ''): Buffer | undefined {
+    const start = performance.now();
     const parsed = parseQuery(packet);
     switch (parsed.kind) {
       case 'drop':
@@ -36,8 +38,9 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
         return undefined;
       case 'formerr':
       case 'notimp':
-        observer.answered(transport, 0, parsed.kind === 'formerr' ? RCODE.FORMERR : RCODE.NOTIMP, false);
-        return respondBare(packet, parsed);
+        const bare = respondBare(packet, parsed);
+        observer.answered(transport, 0, parsed.kind === 'formerr' ? RCODE.FORMERR : RCODE.NOTIMP, false, bare.length, (performance.now() - start) / 1000);
+        return bare;
       case 'query': {
         const { query } = parsed;
         const index = holder.current;
@@ -45,8 +48,9 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
         // AXFR needs TCP (RFC 5936 §4.2, see `transfer`); an IXFR over UDP gets the SOA alone,
         // telling the client to come back over TCP (RFC 1995 §2).
         if (result.kind === 'transfer' && index !== undefined && transport === 'udp' && query.qtype === QTYPE.IXFR && options.allowTransfer?.(peer) === true) {
-          observer.answered(transport, query.qtype, RCODE.NOERROR, false);
-          return soaOnly(packet, query, index);
+          const soa = soaOnly(packet, query, index);
+          observer.answered(transport, query.qtype, RCODE.NOERROR, false, soa.length, (performance.now() - start) / 1000);
+          return soa;
         }
         const ctx: ResponseContext = {
           limit: transport === 'udp' ? udpLimit(query, options.maxUdpSize) : TCP_SIZE,
@@ -56,7 +60,7 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
         const response = respond(packet, query, result, index, ctx);
         const truncated = (response[2]! & 0x02) !== 0;
         const rcode = (response[3]! & 0x0f) | (query.edns !== undefined && query.edns.version > 0 ? RCODE.BADVERS : 0);
-        observer.answered(transport, query.qtype, rcode, truncated);
+        observer.answered(transport, query.qtype, rcode, truncated, response.length, (performance.now() - start) / 1000);
         return response;
       }
     }
@@ -68,8 +72,10 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
     const index = holder.current;
     if (index === undefined || lookup(index, holder.zoneKey, parsed.query).kind !== 'transfer' || options.allowTransfer?.(peer) !== true) return undefined;
     if (parsed.query.edns !== undefined && parsed.query.edns.version > 0) return undefined;
-    observer.answered('tcp', parsed.query.qtype, RCODE.NOERROR, false);
-    return transferMessages(packet, parsed.query, index);
+    const start = performance.now();
+    const messages = transferMessages(packet, parsed.query, index);
+    observer.answered('tcp', parsed.query.qtype, RCODE.NOERROR, false, messages.reduce((n, m) => n + m.length, 0), (performance.now() - start) / 1000);
+    return messages;
   };
   return Object.assign(handle, { transfer });
 }

@@ -4,7 +4,7 @@ import { createServer, isIP, type Server as TcpServer, type Socket } from 'node:
 import type { Logger } from 'pino';
 import type { Transport } from './handler.ts';
 
-// Transport only (STYLE habit 9): sockets in, bytes to the handler, bytes out.
+// Transport only: sockets in, bytes to the handler, bytes out.
 
 /** Limits that keep hostile TCP clients from holding resources (RFC 7766 §6.2). */
 export interface TcpLimits {

@@ -1,11 +1,11 @@
 import type { ServiceKey } from './service-key.ts';
 
-// DESIGN §6: TXT metadata in RFC 6763 §6 form. Each string is `key=value` of at most 255 bytes,
+// docs/records.md: TXT metadata in RFC 6763 §6 form. Each string is `key=value` of at most 255 bytes,
 // keys lowercase, `txtvers=1` first, first occurrence of a key wins.
 
 /** RFC 1035 §3.3: a <character-string> holds at most 255 bytes. */
 export const TXT_STRING_MAX = 255;
-/** DESIGN §6: a whole TXT record stays within this many bytes of RDATA. */
+/** docs/records.md: a whole TXT record stays within this many bytes of RDATA. */
 export const TXT_RECORD_MAX = 1300;
 
 /** Keys never published: the provider's call password and anything that looks like a credential. */
@@ -16,7 +16,7 @@ export function isSecretKey(key: string): boolean {
 
 /** Parameters that describe one instance, so they never go into the service-wide record. */
 const INSTANCE_ONLY = new Set(['weight', 'warmup', 'timestamp', 'pid', 'pod', 'zone', 'anyhost', 'bind.ip', 'bind.port', 'register.ip']);
-/** The instance keys DESIGN §6 lists; other instance parameters go in only when they differ from the service's. */
+/** The instance keys (docs/records.md); other instance parameters go in only when they differ from the service's. */
 const INSTANCE_KEYS = ['application', 'weight', 'warmup', 'timestamp', 'release', 'dubbo', 'serialization', 'pod', 'zone'];
 /** Keys that are never dropped for size, in the order they are written. */
 const SERVICE_REQUIRED = ['txtvers', 'interface', 'group', 'version', 'protocol', 'application'];
@@ -42,7 +42,7 @@ export function serviceTxt(key: ServiceKey, protocol: string, params: Readonly<R
 }
 
 /**
- * The TXT strings of one endpoint: the keys DESIGN §6 lists, plus any parameter whose value differs
+ * The TXT strings of one endpoint: the instance keys of docs/records.md, plus any parameter whose value differs
  * from the service-wide one, so a client can rebuild this provider's exact URL.
  */
 export function instanceTxt(params: Readonly<Record<string, string>>, shared: Readonly<Record<string, string>>): string[] {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ServiceKey } from './service-key.ts';
 
-// DESIGN §4: the service label S. Changing anything here renames every published name,
+// docs/naming.md: the service label S. Changing anything here renames every published name,
 // so the algorithm is a contract, pinned by table tests including the worked example.
 
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567';
@@ -80,7 +80,7 @@ export function normalizeZone(zone: string): string {
   return `${trimmed}.`;
 }
 
-/** Every DNS name DESIGN §5 publishes for one key in one namespace. */
+/** Every DNS name published (docs/records.md) for one key in one namespace. */
 export interface ServiceNames {
   readonly label: string;
   readonly hash: string;

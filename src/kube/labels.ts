@@ -1,4 +1,4 @@
-// Labels and annotations dubbo-dns writes and reads (DESIGN §4, §7). These are contracts: the DNS
+// Labels and annotations dubbo-dns writes and reads (docs/naming.md, docs/crd.md). These are contracts: the DNS
 // server's Kubernetes source and other tools select and decode objects by them.
 
 /** On managed Services (and slices): who manages the object. */
@@ -9,7 +9,7 @@ export const SERVICE_HASH_LABEL = 'dubbo-dns.io/service-hash';
 /** On managed EndpointSlices (the EndpointSlice API's own convention). */
 export const SLICE_SERVICE_LABEL = 'kubernetes.io/service-name';
 export const SLICE_MANAGED_BY_LABEL = 'endpointslice.kubernetes.io/managed-by';
-// DESIGN §7 says 'dubbo-dns.io/controller', but a label value cannot contain '/': the API server
+// The obvious value would be `dubbo-dns.io/controller`, but a label value cannot contain '/': the API server
 // rejects it. The EndpointSlice convention is a domain-like controller name, hence this.
 export const SLICE_MANAGED_BY_VALUE = 'controller.dubbo-dns.io';
 

@@ -4,7 +4,7 @@ import { KubeError, type KubeClient } from './rest.ts';
 // List + watch of one collection into a map of slim projections, for as long as it runs: a watch
 // that ends is resumed from the last resourceVersion, an error restarts with capped, jittered
 // backoff, and 410 Gone (or an expired resourceVersion) relists. A relist replaces the state only
-// once it has completed, and reports the differences as changes (DESIGN §10). resourceVersions are
+// once it has completed, and reports the differences as changes (docs/architecture.md). resourceVersions are
 // opaque: only passed back, never compared.
 
 /** What a reflector tells its owner. */

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
@@ -6,10 +7,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 // A thin REST client over the API server. Credentials and TLS come from client-node's KubeConfig
 // (kubeconfig file or in-cluster); requests are plain HTTP so that list, watch, server-side apply
 // (also of status subresources) and error kinds are fully in our hands: client-node's informer
-// stops after non-410 errors and caches whole objects (DESIGN §2), and its object API cannot apply
+// stops after non-410 errors and caches whole objects, and its object API cannot apply
 // to a subresource.
 
-/** An API error, classified at the boundary (STYLE habit 5). */
+/** An API error, classified at the boundary. */
 export class KubeError extends Error {
   override readonly name = 'KubeError';
   readonly status: number;
@@ -34,17 +35,31 @@ export interface RequestInit {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * How often a token file is read again. Kubernetes rotates projected service-account tokens (an hour
+ * by default) and the kubelet rewrites the file well before expiry; client-go re-reads it every minute.
+ */
+export const TOKEN_FILE_REFRESH_MS = 60_000;
+
 /** Talks to one API server with one identity. */
 export class KubeClient {
   readonly server: string;
   #kc: KubeConfig;
+  /** TLS settings and the keep-alive agent: fixed for the client's life. */
   #base: RequestOptions | undefined;
+  /** The bearer token file (in-cluster, or a kubeconfig `auth-provider: tokenFile`), read by us. */
+  readonly #tokenFile: string | undefined;
+  /** The Authorization header in use, and when it was obtained (ms). */
+  #auth: { header: string | undefined; at: number } | undefined;
+  #authRefresh: Promise<string | undefined> | undefined;
 
   constructor(kc: KubeConfig) {
     const cluster = kc.getCurrentCluster();
     if (cluster === null) throw new Error('kubeconfig has no current cluster');
     this.server = cluster.server.replace(/\/+$/, '');
     this.#kc = kc;
+    const tokenFile: unknown = kc.getCurrentUser()?.authProvider?.config?.tokenFile;
+    this.#tokenFile = typeof tokenFile === 'string' && tokenFile !== '' ? tokenFile : undefined;
   }
 
   async #options(): Promise<RequestOptions> {
@@ -55,9 +70,49 @@ export class KubeClient {
       // the controller's CPU. Reuse connections with the same credentials.
       const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = opts as RequestOptions & { ca?: unknown; cert?: unknown; key?: unknown; pfx?: unknown; passphrase?: string; rejectUnauthorized?: boolean; servername?: string };
       if (this.server.startsWith('https:')) opts.agent = new HttpsAgent({ keepAlive: true, ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } as AgentOptions);
+      const headers = { ...(opts.headers as Record<string, string> | undefined) };
+      this.#auth ??= { header: headers['Authorization'], at: Date.now() };
+      delete headers['Authorization'];
+      opts.headers = headers;
       this.#base = opts;
     }
     return this.#base;
+  }
+
+  /** The Authorization header for the next request: a token file is re-read every minute. */
+  async #authorization(): Promise<string | undefined> {
+    const auth = this.#auth;
+    const due = auth === undefined || (this.#tokenFile !== undefined && Date.now() - auth.at >= TOKEN_FILE_REFRESH_MS);
+    if (!due) return auth.header;
+    this.#authRefresh ??= this.#readAuthorization().finally(() => (this.#authRefresh = undefined));
+    return this.#authRefresh;
+  }
+
+  async #readAuthorization(): Promise<string | undefined> {
+    let header: string | undefined;
+    if (this.#tokenFile !== undefined) {
+      const token = (await readFile(this.#tokenFile, 'utf8')).trim();
+      header = token === '' ? undefined : `Bearer ${token}`;
+    } else {
+      // Static tokens, client certificates, exec plugins: client-node knows how (and caches exec output).
+      const opts: RequestOptions = {};
+      await this.#kc.applyToHTTPSOptions(opts);
+      header = (opts.headers as Record<string, string> | undefined)?.['Authorization'];
+    }
+    this.#auth = { header, at: Date.now() };
+    return header;
+  }
+
+  /** After a 401: the next request obtains credentials afresh (a rotated token, a new exec token). */
+  #credentialsRejected(): void {
+    this.#auth = undefined;
+  }
+
+  /** Request options with the current credentials. */
+  async #requestOptions(): Promise<RequestOptions> {
+    const base = await this.#options();
+    const authorization = await this.#authorization();
+    return authorization === undefined ? base : { ...base, headers: { ...(base.headers as Record<string, string>), Authorization: authorization } };
   }
 
   #url(path: string, query?: RequestInit['query']): URL {
@@ -66,10 +121,23 @@ export class KubeClient {
     return url;
   }
 
-  /** One request; resolves with the decoded JSON body (undefined for empty), throws KubeError. */
+  /**
+   * One request; resolves with the decoded JSON body (undefined for empty), throws KubeError. A 401
+   * is retried once with credentials read afresh: the token may have been rotated since we read it.
+   */
   async request<T = unknown>(method: string, path: string, init: RequestInit = {}): Promise<T> {
+    try {
+      return await this.#requestOnce<T>(method, path, init);
+    } catch (err) {
+      if (!(err instanceof KubeError) || err.status !== 401) throw err;
+      this.#credentialsRejected();
+      return this.#requestOnce<T>(method, path, init);
+    }
+  }
+
+  async #requestOnce<T>(method: string, path: string, init: RequestInit): Promise<T> {
     const url = this.#url(path, init.query);
-    const base = await this.#options();
+    const base = await this.#requestOptions();
     const payload = init.body === undefined ? undefined : Buffer.from(typeof init.body === 'string' ? init.body : JSON.stringify(init.body));
     return new Promise<T>((resolve, reject) => {
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -132,7 +200,7 @@ export class KubeClient {
     onOpen?: () => void,
   ): Promise<void> {
     const url = this.#url(path, { ...query, watch: true });
-    const base = await this.#options();
+    const base = await this.#requestOptions();
     return new Promise<void>((resolve, reject) => {
       let failed = false;
       const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
@@ -148,6 +216,8 @@ export class KubeClient {
             } catch {
               /* not JSON */
             }
+            // A rejected token: the watch is retried (by its reflector) with credentials read afresh.
+            if (res.statusCode === 401) this.#credentialsRejected();
             reject(new KubeError(res.statusCode ?? 0, reason, `watch ${path}: ${res.statusCode} ${text.slice(0, 200)}`));
           });
           return;

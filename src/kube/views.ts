@@ -1,6 +1,6 @@
 import type { ProviderUrl } from '../dubbo/provider-url.ts';
 
-// Slim projections of the objects we watch (STYLE habit 6, CoreDNS `object/`): the informer caches
+// Slim projections of the objects we watch (as CoreDNS `object/` does): the informer caches
 // these, never whole objects, because memory is the scaling limit. Add a field only when a
 // computation needs it, and say which.
 

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { registerProcessMetrics } from './metrics.ts';
 
 /** The controller's Prometheus metrics. */
 export class ControllerMetrics {
@@ -46,6 +47,6 @@ export class ControllerMetrics {
         this.set({ kind: 'EndpointSlice' }, m.slices);
       },
     });
-    collectDefaultMetrics({ register: this.registry, prefix: 'dubbo_dns_controller_' });
+    registerProcessMetrics(this.registry);
   }
 }

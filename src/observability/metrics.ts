@@ -1,8 +1,33 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { VERSION } from '../version.ts';
 
 // Two sets of metrics, because with `--workers N` they live in different processes: the zone's (kept
 // by whoever reads the source) and the queries' (kept by each process that answers; a cluster's
 // primary sums them with prom-client's AggregatorRegistry).
+
+/**
+ * The process's own metrics under their standard names (process_*, nodejs_*), so stock dashboards
+ * work, and `dubbo_dns_build_info`, which says what runs. One call per registry served over HTTP.
+ */
+export function registerProcessMetrics(registry: Registry): void {
+  collectDefaultMetrics({ register: registry });
+  registerBuildInfo(registry);
+}
+
+/** `dubbo_dns_build_info{version,nodejs} 1`. */
+export function registerBuildInfo(registry: Registry): void {
+  new Gauge({
+    name: 'dubbo_dns_build_info',
+    help: 'Always 1; the labels say which dubbo-dns and which Node.js run.',
+    labelNames: ['version', 'nodejs'] as const,
+    registers: [registry],
+  }).set({ version: VERSION, nodejs: process.version }, 1);
+}
+
+/** CoreDNS's request-duration buckets (plugin.TimeBuckets: 0.25 ms doubling to 8 s). */
+const DURATION_BUCKETS = Array.from({ length: 16 }, (_, i) => 0.00025 * 2 ** i);
+/** CoreDNS's response-size buckets (plugin.SizeBuckets), in bytes. */
+const SIZE_BUCKETS = [0, 100, 200, 300, 400, 511, 1023, 2047, 4095, 8291, 16e3, 32e3, 48e3, 64e3];
 
 /** Metrics of the zone and its source. */
 export class ZoneMetrics {
@@ -82,9 +107,16 @@ export class ZoneMetrics {
   }
 }
 
-/** Metrics of answering queries, plus the process's own (CPU, memory, event loop). */
+/**
+ * Metrics of answering queries. Each process that answers has them; with `--workers N` the primary
+ * sums them over its workers.
+ */
 export class QueryMetrics {
   readonly queries: Counter<'transport' | 'qtype' | 'rcode'>;
+  /** Shaped like CoreDNS's coredns_dns_request_duration_seconds: time from a parsed message to its reply. */
+  readonly duration: Histogram<'transport' | 'type'>;
+  /** Shaped like CoreDNS's coredns_dns_response_size_bytes. */
+  readonly responseSize: Histogram<'transport'>;
   readonly dropped: Counter<'transport'>;
   readonly truncated: Counter;
   readonly tcpConnections: Gauge;
@@ -109,6 +141,19 @@ export class QueryMetrics {
       registers,
     });
     this.tcpConnections = new Gauge({ name: 'dubbo_dns_tcp_connections', help: 'Open TCP connections.', registers });
-    collectDefaultMetrics({ register: registry, prefix: 'dubbo_dns_' });
+    this.duration = new Histogram({
+      name: 'dubbo_dns_request_duration_seconds',
+      help: 'Time to answer a query, by transport and query type.',
+      labelNames: ['transport', 'type'] as const,
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.responseSize = new Histogram({
+      name: 'dubbo_dns_response_size_bytes',
+      help: 'Size of the responses sent, by transport.',
+      labelNames: ['transport'] as const,
+      buckets: SIZE_BUCKETS,
+      registers,
+    });
   }
 }

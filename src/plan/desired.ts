@@ -4,7 +4,7 @@ import type { ManagedSliceView } from '../kube/views.ts';
 import * as L from '../kube/labels.ts';
 import type { DeclaredEndpoint, DeclaredService } from '../source/declared.ts';
 
-// Pure: a declared key -> the Service and EndpointSlices it should have (DESIGN §7).
+// Pure: a declared key -> the Service and EndpointSlices it should have (docs/crd.md).
 
 /** EndpointSlice API limit we keep to (the endpointslice controller's default, too). */
 export const MAX_ENDPOINTS_PER_SLICE = 100;

@@ -5,7 +5,7 @@ import { desiredService, desiredSlices, hashOf, type Manifest } from './desired.
 import { formatServiceKey, type ServiceKey } from '../dubbo/service-key.ts';
 
 // Pure: what we own for a key, and what is declared -> the changes to make. Never touches what we
-// do not own (STYLE habit 3): a name held by a foreign object or another key is a conflict.
+// do not own: a name held by a foreign object or another key is a conflict.
 
 /** Everything the plan of one key depends on. */
 export interface KeyState {

@@ -1,4 +1,4 @@
-// The DubboService spec (DESIGN §7), validated again in the controller: the CRD schema and CEL
+// The DubboService spec (docs/crd.md), validated again in the controller: the CRD schema and CEL
 // rules catch most mistakes at admission, but objects written before a schema change, or with the
 // schema bypassed, must not break reconciliation.
 

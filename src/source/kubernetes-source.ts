@@ -4,10 +4,11 @@ import { serviceKey, type ServiceKey } from '../dubbo/service-key.ts';
 import type { EndpointData, ServiceData, ZoneData } from '../dns/index/zone-data.ts';
 import * as L from '../kube/labels.ts';
 import { Reflector } from '../kube/reflector.ts';
+import { collectionPaths, type NamespaceScope } from '../kube/scope.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { guardDecision, type GuardOptions } from './deregistration-guard.ts';
 
-// The DNS server's Kubernetes source (DESIGN §3): list+watch of the managed Services and
+// The DNS server's Kubernetes source (docs/architecture.md): list+watch of the managed Services and
 // EndpointSlices, so answers show what was really applied, by any controller replica. Each Service
 // becomes one ServiceData, rebuilt only when it or one of its slices changed.
 
@@ -108,7 +109,8 @@ const RECONNECT_BACKOFF = { initial: 200, max: 3000 } as const;
 /** Options of the Kubernetes source. */
 export interface KubernetesSourceOptions {
   readonly client: KubeClient;
-  readonly namespace?: string | undefined;
+  /** The namespaces watched; all when undefined. */
+  readonly namespaces?: NamespaceScope;
   readonly log: Logger;
   /** Called (coalesced) whenever the data changed. */
   readonly onChange: (data: ZoneData) => void;
@@ -121,8 +123,9 @@ export interface KubernetesSourceOptions {
 /** List+watch of managed Services and EndpointSlices, turned into zone data. */
 export class KubernetesSource {
   readonly #o: KubernetesSourceOptions;
-  readonly #services: Reflector<ServiceView>;
-  readonly #slices: Reflector<SliceView>;
+  /** One reflector per collection path (cluster-wide, or one per watched namespace). */
+  readonly #services: Reflector<ServiceView>[];
+  readonly #slices: Reflector<SliceView>[];
   /** ns/serviceName -> slice key -> view. */
   readonly #slicesByService = new Map<string, Map<string, SliceView>>();
   /** ns/serviceName -> its zone data, rebuilt only when dirty. */
@@ -136,20 +139,19 @@ export class KubernetesSource {
 
   constructor(options: KubernetesSourceOptions) {
     this.#o = options;
-    const ns = (group: string, resource: string): string => (options.namespace === undefined ? `${group}/${resource}` : `${group}/namespaces/${options.namespace}/${resource}`);
     const log = options.log;
-    this.#services = new Reflector<ServiceView>({
+    this.#services = collectionPaths('/api/v1', 'services', options.namespaces).map((path) => new Reflector<ServiceView>({
       client: options.client,
-      path: ns('/api/v1', 'services'),
+      path,
       labelSelector: `${L.MANAGED_BY_LABEL}=${L.MANAGED_BY_VALUE}`,
       project: projectService,
       handler: { changed: (key) => this.#touch(key) },
       log,
       backoff: RECONNECT_BACKOFF,
-    });
-    this.#slices = new Reflector<SliceView>({
+    }));
+    this.#slices = collectionPaths('/apis/discovery.k8s.io/v1', 'endpointslices', options.namespaces).map((path) => new Reflector<SliceView>({
       client: options.client,
-      path: ns('/apis/discovery.k8s.io/v1', 'endpointslices'),
+      path,
       labelSelector: `${L.SLICE_MANAGED_BY_LABEL}=${L.SLICE_MANAGED_BY_VALUE}`,
       project: projectSlice,
       backoff: RECONNECT_BACKOFF,
@@ -167,19 +169,23 @@ export class KubernetesSource {
         },
       },
       log,
-    });
+    }));
+  }
+
+  get #reflectors(): Reflector<unknown>[] {
+    return [...this.#services, ...this.#slices] as Reflector<unknown>[];
   }
 
   /** Starts both watches; resolves once both have listed (the first snapshot is then built). */
   async start(): Promise<void> {
-    await Promise.all([this.#services.start(), this.#slices.start()]);
+    await Promise.all(this.#reflectors.map((r) => r.start()));
     this.#started = true;
     this.#flush();
   }
 
   async stop(): Promise<void> {
     for (const t of this.#timers.values()) clearTimeout(t);
-    await Promise.all([this.#services.stop(), this.#slices.stop()]);
+    await Promise.all(this.#reflectors.map((r) => r.stop()));
   }
 
   /** Services whose endpoint drop is being held by the guard. */
@@ -189,12 +195,12 @@ export class KubernetesSource {
 
   /** True while both watches are connected (the data is current). */
   get connected(): boolean {
-    return this.#services.connected && this.#slices.connected;
+    return this.#reflectors.every((r) => r.connected);
   }
 
   /** When the data was last known to be current (ms); now while connected. */
   get currentAsOf(): number {
-    return this.connected ? Date.now() : Math.min(this.#services.lastConnected, this.#slices.lastConnected);
+    return this.connected ? Date.now() : Math.min(...this.#reflectors.map((r) => r.lastConnected));
   }
 
   #release(key: string): void {
@@ -213,11 +219,20 @@ export class KubernetesSource {
     setImmediate(() => this.#flush());
   }
 
+  /** The Service `ns/name` from whichever reflector watches its namespace. */
+  #serviceView(key: string): ServiceView | undefined {
+    for (const r of this.#services) {
+      const v = r.items.get(key);
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  }
+
   #flush(): void {
     this.#scheduled = false;
     const now = Date.now();
     for (const key of this.#dirty) {
-      const service = this.#services.items.get(key);
+      const service = this.#serviceView(key);
       if (service === undefined) {
         // A deleted Service is an explicit decision: never held.
         this.#data.delete(key);

@@ -5,7 +5,7 @@ import { parseProviderUrl, ProviderUrlError } from '../dubbo/provider-url.ts';
 import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
 import { sharedParams, type EndpointData, type ServiceData, type ZoneData } from '../dns/index/zone-data.ts';
 
-// DESIGN §8: the registry file, YAML or JSON (JSON is YAML 1.2), with `services` and raw Dubbo
+// docs/registry-file.md: the registry file, YAML or JSON (JSON is YAML 1.2), with `services` and raw Dubbo
 // `providers` URLs. Validation walks the parsed value and reports every problem at once, each with
 // the file, line and field path, so one edit fixes them all.
 

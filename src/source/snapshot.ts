@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import type { ZoneData } from '../dns/index/zone-data.ts';
 
-// The last-known-good zone data on disk (DESIGN §10): written atomically whenever the data changes
+// The last-known-good zone data on disk (docs/architecture.md): written atomically whenever the data changes
 // (at most once per interval), read at start when the API server cannot be reached, so a restarted
 // DNS pod still answers.
 

@@ -6,6 +6,7 @@ import type { GuardOptions } from './deregistration-guard.ts';
 import type { RegistryFileError } from './registry-file.ts';
 import { RegistryFileSource } from './registry-source.ts';
 import { readSnapshot, SnapshotWriter } from './snapshot.ts';
+import type { NamespaceScope } from '../kube/scope.ts';
 
 // Where `serve` gets its zone data: a registry file, or the cluster (with the snapshot as the
 // failover path). Both deliver whole ZoneData values; the server does not know which it has.
@@ -56,7 +57,8 @@ export function fileSource(file: string, sink: SourceSink, log: Logger): ZoneSou
 /** Options of the Kubernetes source. */
 export interface KubernetesSourceSettings {
   readonly client: KubeClient;
-  readonly namespace?: string | undefined;
+  /** The namespaces watched; all when undefined. */
+  readonly namespaces?: NamespaceScope;
   readonly snapshot?: string | undefined;
   /** How long to wait for the first list before serving the snapshot instead. */
   readonly syncTimeoutMs: number;
@@ -74,7 +76,7 @@ export function kubernetesSource(settings: KubernetesSourceSettings, sink: Sourc
   let snapshotAsOf: number | undefined;
   const kube = new KubernetesSource({
     client: settings.client,
-    namespace: settings.namespace,
+    namespaces: settings.namespaces,
     log,
     guard: settings.guard,
     onGuard: settings.onGuard,

@@ -41,6 +41,9 @@ describe('bad flags exit non-zero naming the problem', () => {
     'name without an interface': { args: ['name'], mentions: [/interface/, /missing/i] },
     'name --namespace Bad_NS': { args: ['name', 'org.example.A', '--namespace', 'Bad_NS'], mentions: [/--namespace/, /Bad_NS/] },
     'lookup --server nonsense': { args: ['lookup', 'org.example.A', '--server', 'nonsense'], mentions: [/--server/, /nonsense/] },
+    'controller --namespace with an empty name': { args: ['controller', '--namespace', 'a,,b'], mentions: [/--namespace/, /empty namespace/] },
+    'serve --namespace with a bad name in the list': { args: ['serve', '--kubernetes', '--namespace', 'shop,Bad_NS'], mentions: [/--namespace/, /Bad_NS/] },
+    '--lameduck -1': { args: ['serve', '--registry', good, '--lameduck', '-1'], mentions: [/--lameduck/, /-1/] },
   };
   for (const [what, { args, mentions }] of Object.entries(cases)) {
     test(what, async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import { startServer, type ServerProcess } from '../support/server.ts';
 import { ask, DEMO_REGISTRY, names, serialOf, tempDir, writeFile } from '../wire/helpers.ts';
@@ -65,4 +66,26 @@ test('/metrics counts queries by transport, qtype and rcode, and shows the zone'
 test('unknown paths are 404, other methods 405', async () => {
   assert.equal((await get('/nope')).status, 404);
   assert.equal((await get('/metrics', 'POST')).status, 405);
+});
+
+test('/metrics: CoreDNS-shaped duration and size histograms, build info, standard process metrics', async () => {
+  const count = (text: string, series: string): number => sample(text, series) ?? 0;
+  const durUdpSrv = 'dubbo_dns_request_duration_seconds_count{transport="udp",type="SRV"}';
+  const sizeUdp = 'dubbo_dns_response_size_bytes_count{transport="udp"}';
+  const before = (await get('/metrics')).text;
+  const reply = await ask(server.dnsPort, demo.service, 'SRV', 'udp');
+  const m = (await get('/metrics')).text;
+  assert.equal(count(m, durUdpSrv), count(before, durUdpSrv) + 1, durUdpSrv);
+  assert.equal(count(m, sizeUdp), count(before, sizeUdp) + 1, sizeUdp);
+  // The reply's size lands in its bucket: one more in every bucket at or above its length.
+  const sizeSum = 'dubbo_dns_response_size_bytes_sum{transport="udp"}';
+  assert.equal(count(m, sizeSum) - count(before, sizeSum), reply.raw.length);
+  assert.equal(count(m, 'dubbo_dns_response_size_bytes_bucket{le="511",transport="udp"}') - count(before, 'dubbo_dns_response_size_bytes_bucket{le="511",transport="udp"}'), reply.raw.length <= 511 ? 1 : 0);
+  assert.match(m, /^# TYPE dubbo_dns_request_duration_seconds histogram$/m);
+  assert.match(m, /^dubbo_dns_request_duration_seconds_bucket\{le="0\.00025",transport="udp",type="SRV"\} \d+$/m);
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  assert.equal(sample(m, `dubbo_dns_build_info{version="${version}",nodejs="${process.version}"}`), 1);
+  assert.ok((sample(m, 'process_resident_memory_bytes') ?? 0) > 0, 'process_resident_memory_bytes');
+  assert.match(m, /^nodejs_eventloop_lag_seconds /m);
+  assert.doesNotMatch(m, /^dubbo_dns_process_/m, 'process metrics carry no custom prefix');
 });

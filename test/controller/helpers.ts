@@ -267,7 +267,7 @@ export async function startInProcess(cp: ControlPlane, ns: string, o: InProcessO
   const log = pino({ level: 'info' }, { write: (s: string) => void logs.push(JSON.parse(s) as Record<string, unknown>) });
   const controller = new Controller({
     client: o.client ?? new KubeClient(cp.kubeConfig),
-    namespace: ns,
+    namespaces: [ns],
     orphanRetentionMs: o.orphanRetentionMs ?? 600_000,
     resyncMs: o.resyncMs ?? 600_000,
     workers: o.workers ?? 4,

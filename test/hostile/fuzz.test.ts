@@ -113,8 +113,8 @@ function metricSum(text: string, name: string, match = ''): number {
 
 /** Bytes of JS heap in use plus Buffers (external), from the default Node metrics; undefined if absent. */
 function jsMemory(text: string): number | undefined {
-  const heap = metricSum(text, 'dubbo_dns_nodejs_heap_size_used_bytes');
-  const external = metricSum(text, 'dubbo_dns_nodejs_external_memory_bytes');
+  const heap = metricSum(text, 'nodejs_heap_size_used_bytes');
+  const external = metricSum(text, 'nodejs_external_memory_bytes');
   return heap > 0 && external > 0 ? heap + external : undefined;
 }
 

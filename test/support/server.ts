@@ -28,7 +28,8 @@ export interface ServerProcess {
  */
 export async function startServer(args: readonly string[], options: { http?: boolean; command?: readonly string[] } = {}): Promise<ServerProcess> {
   const [program, ...prefix] = options.command ?? [process.execPath, MAIN];
-  const argv = [...prefix, 'serve', '--listen', '127.0.0.1:0', ...(options.http === false ? [] : ['--http-listen', '127.0.0.1:0']), ...args];
+  // No lameduck wait on stop unless a test asks for one (`args` come last and win).
+  const argv = [...prefix, 'serve', '--listen', '127.0.0.1:0', '--lameduck', '0', ...(options.http === false ? [] : ['--http-listen', '127.0.0.1:0']), ...args];
   const child = spawn(program!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DUBBO_DNS_LOG_LEVEL: 'debug' } });
   const followed = followJsonLogs(child);
   const { logs } = followed;

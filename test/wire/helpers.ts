@@ -186,12 +186,12 @@ export interface RunResult {
 }
 
 /** Runs a program to completion (never rejects on a non-zero exit). */
-export function run(command: string, args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
+export function run(command: string, args: readonly string[], options: { timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     execFile(
       command,
       args,
-      { timeout: options.timeoutMs ?? 20_000, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024 },
+      { timeout: options.timeoutMs ?? 20_000, env: options.env ?? process.env, maxBuffer: 16 * 1024 * 1024, cwd: options.cwd },
       (err, stdout, stderr) => {
         const e = err as (Error & { code?: unknown; signal?: string | null }) | null;
         resolve({

@@ -16,7 +16,7 @@ export type Lookup =
   | { readonly kind: 'refused' }
   /** AXFR/IXFR of the zone: the handler decides who may have it (REFUSED otherwise). */
   | { readonly kind: 'transfer' }
-  /** No snapshot yet: never claim a name does not exist before we know (DESIGN §5). */
+  /** No snapshot yet: never claim a name does not exist before we know (docs/records.md). */
   | { readonly kind: 'servfail' }
   | { readonly kind: 'notimp' }
   | { readonly kind: 'formerr' };

@@ -2,7 +2,7 @@ import { endpointLabel, addressLabel, serviceLabel } from '../../dubbo/naming.ts
 import { instanceTxt, serviceTxt } from '../../dubbo/metadata.ts';
 import type { ServiceData } from './zone-data.ts';
 
-// Pure: zone data -> the records of DESIGN §5, as readable values (no wire bytes here), so the
+// Pure: zone data -> the records of docs/records.md, as readable values (no wire bytes here), so the
 // naming and record rules are tested without a codec.
 
 /** Record data, one shape per type we serve. */

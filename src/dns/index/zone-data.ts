@@ -1,6 +1,6 @@
 import type { ServiceKey } from '../../dubbo/service-key.ts';
 
-// The one input of the zone index, whatever the source (registry file or Kubernetes): DESIGN §3
+// The one input of the zone index, whatever the source (registry file or Kubernetes): docs/architecture.md
 // "one index, two sources". Plain data, so both sources and the tests can build it.
 
 /** One provider instance of a key. */
@@ -22,7 +22,7 @@ export interface EndpointData {
 export interface ServiceData {
   readonly namespace: string;
   readonly key: ServiceKey;
-  /** The protocol the bare-name SRV describes (DESIGN §5); others get only `_P._tcp` names. */
+  /** The protocol the bare-name SRV describes (docs/records.md); others get only `_P._tcp` names. */
   readonly protocol: string;
   /** Service-wide parameters (what every provider shares, or what was declared for the service). */
   readonly params: Readonly<Record<string, string>>;

@@ -8,7 +8,7 @@ export type UpdateResult =
   | { readonly changed: true; readonly index: ZoneIndex; readonly previous: ZoneIndex | undefined; readonly buildMs: number };
 
 /**
- * Holds the current snapshot and swaps in a new one whole (STYLE habit 8). The serial rises only
+ * Holds the current snapshot and swaps in a new one whole. The serial rises only
  * when the zone's content changes (habit 7: detect change by meaning).
  */
 export class ZoneHolder {

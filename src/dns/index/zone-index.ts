@@ -6,7 +6,7 @@ import { encodeRecord, nameToWire, suffixTable } from '../wire/encode.ts';
 import { serviceRecords, type Rdata, type RRset } from './records.ts';
 import type { ServiceData, ZoneData } from './zone-data.ts';
 
-// The zone as an immutable snapshot (DESIGN §3, STYLE habit 8): built off to the side, with every
+// The zone as an immutable snapshot (docs/architecture.md): built off to the side, with every
 // answer precomputed as wire bytes per (name, type), then swapped in whole by its holder. Queries
 // read one reference and never see a half-built zone. A build reuses what did not change: the
 // compiled names of unchanged services, the browse records of unchanged namespaces, and the name
@@ -250,7 +250,7 @@ function distinctServices(data: ZoneData): { id: string; service: ServiceData }[
   return sorted.filter((x, i) => i === 0 || sorted[i - 1]?.id !== x.id);
 }
 
-/** What a zone built from `data` would answer, as a hash: equal hashes, no rebuild (STYLE habit 7). */
+/** What a zone built from `data` would answer, as a hash: equal hashes, no rebuild. */
 export function zoneFingerprint(data: ZoneData, settings: ZoneSettings): string {
   const hash = createHash('sha256').update(`${normalizeZone(settings.zone)}\u0000${settings.ttl}\u0000`);
   for (const { service } of distinctServices(data)) hash.update(fingerprintOf(service)).update('\u0000');

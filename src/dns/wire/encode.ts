@@ -2,7 +2,7 @@ import ipaddr from 'ipaddr.js';
 import { QCLASS, QTYPE } from './codes.ts';
 import type { Rdata } from '../index/records.ts';
 
-// Resource records are encoded once per zone change, not per query (DESIGN §3). Each record is
+// Resource records are encoded once per zone change, not per query (docs/architecture.md). Each record is
 // encoded on its own, and its names are compressed only against the question name (RFC 1035
 // §4.1.4), which always sits at offset 12. That makes every record position-independent: a
 // response is any selection of records in any order (truncated subsets, rotation), and since the

@@ -1,6 +1,6 @@
 import { QTYPE } from './codes.ts';
 
-// Every packet is hostile (STYLE habit 10): this parser reads only within the buffer, accepts no
+// Every packet is hostile: this parser reads only within the buffer, accepts no
 // compression pointer in the question (nothing precedes it that a pointer could name), follows
 // pointers elsewhere only backwards and a bounded number of times, and checks every count against
 // the bytes actually present. It never throws: the result says how to answer.
