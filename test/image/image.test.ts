@@ -206,7 +206,8 @@ describe('the container image', () => {
 
     test('answers dig with the providers, as 65532, on a read-only root, writing nothing', async () => {
       const initial = snapshot(rootfs);
-      server = await startServer(['--registry', '/tmp/registry.yaml'], { command: inImage() });
+      // Several workers, as the Deployment runs it (--workers=0: one per CPU).
+      server = await startServer(['--registry', '/tmp/registry.yaml', '--workers', '2'], { command: inImage() });
       const pid = server.child.pid!;
       // The process that answers is the image's Node, chrooted, as nonroot, with no capabilities.
       const status = readFileSync(`/proc/${pid}/status`, 'utf8');
