@@ -40,7 +40,7 @@ while [ $# -gt 0 ]; do
     --oci-archive|--output) [ $# -ge 2 ] || die "$1 needs a file"; archive_out=$2; shift 2 ;;
     --oci-archive=*|--output=*) archive_out=${1#*=}; shift ;;
     --rebuild) rebuild=1; shift ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "usage: $0 [--oci-archive FILE] [--rebuild]" >&2; exit 2 ;;
   esac
 done
@@ -74,7 +74,7 @@ pkg() { "$node_bin" -e "const p = require('./package.json'); const v = $1; proce
 version=$(pkg 'p.version')
 license=$(pkg 'p.license')
 description=$(pkg 'p.description')
-# Where the source lives: package.json's repository, else the clone's origin; left out when neither says.
+# Where the source lives: package.json's repository, else the clone's origin; empty when neither says.
 source_url=$(pkg 'typeof p.repository === "string" ? p.repository : p.repository?.url')
 if [ -z "$source_url" ]; then source_url=$(git remote get-url origin 2>/dev/null || true); fi
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -94,7 +94,9 @@ flock 9   # one build at a time per machine: they share the cache and the storag
 # Build base: the runtime base plus busybox (a shell for RUN) and npm, for the Containerfile's
 # build stages only; nothing of it reaches the final image.
 NPM_VERSION=11.19.1
-runtime_debs=(libc6 libgcc-s1 libstdc++6 gcc-12-base netbase ca-certificates base-files)
+# gcc-N-base holds the copyright of libgcc and libstdc++ (N is the release's GCC: 12 on Debian 12).
+gcc_base=$(apt-cache depends libgcc-s1 2>/dev/null | sed -n 's/^ *Depends: \(gcc-[0-9]*-base\).*/\1/p' | head -n1)
+runtime_debs=(libc6 libgcc-s1 libstdc++6 ${gcc_base:-gcc-12-base} netbase ca-certificates base-files)
 build_debs=(busybox-static)
 # deb_file[name] = the cached .deb of the candidate version of each package.
 declare -A deb_file
@@ -150,7 +152,7 @@ if [ "$rebuild" = 1 ] || ! have_image "$base_ref" || ! have_image "$build_base_r
   trap 'rm -rf "$work"' EXIT
   rootfs=$work/rootfs
   mkdir -p "$rootfs"
-  for p in libc6 libgcc-s1 libstdc++6 gcc-12-base netbase; do dpkg-deb -x "${deb_file[$p]}" "$rootfs"; done
+  for p in libc6 libgcc-s1 libstdc++6 "${runtime_debs[3]}" netbase; do dpkg-deb -x "${deb_file[$p]}" "$rootfs"; done
   # From ca-certificates only the bundle (what update-ca-certificates would write), from base-files
   # only the OS identity and the licence texts the copyright files point to.
   for p in ca-certificates base-files; do

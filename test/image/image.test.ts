@@ -92,7 +92,7 @@ const mb = (n: number): string => `${(n / 1e6).toFixed(1)} MB`;
 
 before(async () => {
   if (process.getuid?.() !== 0) {
-    throw new Error('test/image needs root: it builds with buildah and runs the unpacked image in a mount namespace with chroot (run the tests as root, as CI does)');
+    throw new Error('test/image needs root: it builds with buildah and runs the unpacked image in its own mount namespace, chrooted (run the tests as root, as CI does)');
   }
   for (const [program, debian] of [['buildah', 'buildah'], ['skopeo', 'skopeo'], ['umoci', 'umoci'], ['unshare', 'util-linux'], ['nsenter', 'util-linux'], ['dig', 'bind9-dnsutils']] as const) {
     requireProgram(program, debian);
