@@ -301,10 +301,15 @@ else
   fi
   npm_cache=$(npm_get cache)
   if [ -n "$npm_cache" ] && [ -d "$npm_cache" ]; then npm_volumes+=(-v "$npm_cache:/root/.npm"); fi
+  # The labels are given again as --label: with --layers, buildah reuses a cached LABEL step even when
+  # the build args it expands have changed (a new revision would keep the old commit's label).
   buildah build --isolation chroot --layers --force-rm --pull=never "${npm_volumes[@]}" \
     --build-arg BASE="$base_ref" --build-arg BUILD_BASE="$build_base_ref" \
     --build-arg VERSION="$version" --build-arg REVISION="$revision" --build-arg SOURCE="$source_url" \
     --build-arg LICENSES="$license" --build-arg DESCRIPTION="$description" \
+    --label org.opencontainers.image.version="$version" --label org.opencontainers.image.revision="$revision" \
+    --label org.opencontainers.image.source="$source_url" --label org.opencontainers.image.licenses="$license" \
+    --label org.opencontainers.image.description="$description" \
     -f Containerfile -t "$image" . >&2
   log "built in $(( $(date +%s) - build_started )) s; writing the OCI archive"
   rm -f "$cache"/dubbo-dns-*.oci.tar "$cache"/dubbo-dns-*.id   # one cached build is enough
