@@ -169,12 +169,12 @@ export async function httpGet(port: number, path: string): Promise<{ status: num
   return { status: res.status, text: await res.text() };
 }
 
-/** The value of sample `name` (labels ignored: summed); undefined when absent. */
-export function metric(text: string, name: string): number | undefined {
+/** The value of sample `name`, summed over its label sets (only those containing `labels`, e.g. `transport="tcp"`); undefined when absent. */
+export function metric(text: string, name: string, labels = ''): number | undefined {
   let sum: number | undefined;
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)$/.exec(line);
-    if (m === null || m[1] !== name) continue;
+    if (m === null || m[1] !== name || !(m[2] ?? '').includes(labels)) continue;
     sum = (sum ?? 0) + Number(m[3]);
   }
   return sum;
