@@ -1,4 +1,5 @@
 import { normalizeZone, serviceNames } from '../dubbo/naming.ts';
+import { PROTOCOL_NAME } from '../dubbo/protocols.ts';
 import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
 import { DnsQueryError, NoReadyProviderError, NoSuchServiceError } from './errors.ts';
 import { ServerPool } from './failover.ts';
@@ -103,7 +104,6 @@ interface CacheEntry {
 }
 
 const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-const PROTOCOL = /^[a-z][a-z0-9+.-]*$/;
 
 class DnsResolver implements Resolver {
   readonly #pool: ServerPool;
@@ -186,7 +186,7 @@ class DnsResolver implements Resolver {
   #prepare(query: ServiceQuery): Prepared {
     if (typeof query.interface !== 'string' || query.interface.trim() === '') throw new TypeError('query.interface must name a Java interface');
     const protocol = query.protocol;
-    if (protocol !== undefined && !PROTOCOL.test(protocol)) throw new TypeError(`query.protocol ${JSON.stringify(protocol)} is not a protocol name like dubbo or tri`);
+    if (protocol !== undefined && !PROTOCOL_NAME.test(protocol)) throw new TypeError(`query.protocol ${JSON.stringify(protocol)} is not a protocol name like dubbo or tri`);
     const namespace = query.namespace === undefined ? this.#namespace : checkNamespace(query.namespace);
     const key = serviceKey(query.interface, query.group, query.version);
     const names = serviceNames(key, namespace, this.#zone, protocol ?? 'dubbo');
