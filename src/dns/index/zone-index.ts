@@ -92,12 +92,14 @@ interface Fragment {
   readonly endpoints: number;
   /** The applications its providers belong to, so a build can group services by application without reading endpoints. */
   readonly applications: ServiceApplications;
+  /** `namespace NUL label` of each of those applications: the keys of `Carry.apps`. */
+  readonly appIds: readonly string[];
 }
 
 /** One application's compiled name, reused while the services in it are unchanged. */
 interface AppFragment {
-  /** The fingerprints of its services, in order: equal means the same records. */
-  readonly fingerprint: string;
+  /** The fingerprints of its services, in order: equal lists mean the same records. */
+  readonly fingerprints: readonly string[];
   readonly nodes: ReadonlyMap<string, NameNode>;
   readonly records: number;
 }
@@ -244,7 +246,9 @@ function compileService(service: ServiceData, zone: string, ttl: number, fingerp
     }
   }
   const instance = `${label}._dubbo._tcp.${service.namespace}.${zone}`;
-  return { fingerprint, instance, nodes, records: count, endpoints: service.endpoints.length, applications: serviceApplications(service) };
+  const applications = serviceApplications(service);
+  const appIds = applications.labels.map((l) => `${service.namespace}\u0000${l}`);
+  return { fingerprint, instance, nodes, records: count, endpoints: service.endpoints.length, applications, appIds };
 }
 
 /** The members of one application in this build. */
@@ -255,12 +259,16 @@ interface AppMembers {
   readonly fingerprints: string[];
 }
 
-function compileApplication(app: AppMembers, zone: string, ttl: number, fingerprint: string): AppFragment {
+function compileApplication(app: AppMembers, zone: string, ttl: number): AppFragment {
   const { rrsets, glue } = applicationRecords(app.label, app.namespace, zone, app.services);
   const owner = applicationName(app.label, app.namespace, zone);
   // An application whose providers are all unready still exists: NODATA, not NXDOMAIN.
   const nodes = rrsets.length === 0 ? new Map([[wireKey(owner), EMPTY]]) : compact(compileNodes(new Map([[owner, [...rrsets]]]), ttl, (target) => glue.get(target) ?? []));
-  return { fingerprint, nodes, records: rrsets.reduce((n, set) => n + set.records.length, 0) };
+  return { fingerprints: app.fingerprints, nodes, records: rrsets.reduce((n, set) => n + set.records.length, 0) };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Service data are immutable, so each object's fingerprint is computed once (sources reuse objects of unchanged services). */
@@ -307,7 +315,10 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
   let recordCount = 0;
   let endpoints = 0;
 
-  // 1. Services: reuse unchanged fragments; patch the copied name table for the others.
+  // 1. Services: reuse unchanged fragments; patch the copied name table for the others. On the way,
+  // group them by application (`A.app.N.Z`) from what each fragment recorded, without reading endpoints.
+  const members = new Map<string, AppMembers>();
+  const skipped = new Set<string>();
   for (const { id, service } of services) {
     const fingerprint = fingerprintOf(service);
     zoneHash.update(fingerprint).update('\u0000');
@@ -316,30 +327,24 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
     fragments.set(id, fragment);
     recordCount += fragment.records;
     endpoints += fragment.endpoints;
-  }
-  // 1b. Applications (`A.app.N.Z`): grouped from what each fragment recorded, recompiled only when
-  // one of their services changed.
-  const members = new Map<string, AppMembers>();
-  const skipped = new Set<string>();
-  for (const { id, service } of services) {
-    const { applications } = fragments.get(id)!;
-    for (const name of applications.skipped) skipped.add(name);
-    for (const label of applications.labels) {
-      const appId = `${service.namespace}\u0000${label}`;
+    const { appIds, applications } = fragment;
+    for (let i = 0; i < appIds.length; i++) {
+      const appId = appIds[i]!;
       let app = members.get(appId);
       if (app === undefined) {
-        app = { namespace: service.namespace, label, services: [], fingerprints: [] };
+        app = { namespace: service.namespace, label: applications.labels[i]!, services: [], fingerprints: [] };
         members.set(appId, app);
       }
       app.services.push(service);
-      app.fingerprints.push(fragments.get(id)!.fingerprint);
+      app.fingerprints.push(fingerprint);
     }
+    for (const name of applications.skipped) skipped.add(name);
   }
+  // 1b. Applications: recompiled only when one of their services changed.
   const apps = new Map<string, AppFragment>();
   for (const [appId, app] of members) {
-    const fingerprint = app.fingerprints.join('\u0000');
     const prior = carry?.apps.get(appId);
-    const compiled = prior !== undefined && prior.fingerprint === fingerprint ? prior : compileApplication(app, zone, ttl, fingerprint);
+    const compiled = prior !== undefined && sameList(prior.fingerprints, app.fingerprints) ? prior : compileApplication(app, zone, ttl);
     apps.set(appId, compiled);
     recordCount += compiled.records;
   }
