@@ -97,7 +97,7 @@ type Negative = NoSuchServiceError | NoReadyProviderError;
 type Fetched = { readonly kind: 'found'; readonly resolution: Resolution } | { readonly kind: 'negative'; readonly error: Negative; readonly ttl: number };
 
 interface CacheEntry {
-  /** The last good answer; kept past its expiry as the stale fallback. */
+  /** The last good answer (marked stale once DNS failed); kept past its expiry as the fallback. */
   good?: { readonly resolution: Resolution; readonly expiresAt: number };
   /** A "no" answer, cached for the SOA's negative TTL (RFC 2308). */
   negative?: { readonly error: Negative; readonly expiresAt: number };
@@ -200,8 +200,12 @@ class DnsResolver implements Resolver {
       outcome = await lookupService(this.#pool, prepared.key, prepared.protocol, prepared.names, signal);
     } catch (err) {
       const good = this.#cache.get(prepared.id)?.good;
-      if (err instanceof DnsQueryError && err.code !== 'EABORTED' && good !== undefined) return { kind: 'found', resolution: { ...good.resolution, stale: true } };
-      throw err;
+      if (!(err instanceof DnsQueryError) || err.code === 'EABORTED' || good === undefined) throw err;
+      // RFC 8767 (serve-stale): answer from the last good data, and hold that answer for a TTL so
+      // callers do not each wait out the timeouts while DNS is down (a watch still asks at its TTL).
+      const resolution: Resolution = { ...good.resolution, stale: true };
+      this.#cache.set(prepared.id, { good: { resolution, expiresAt: performance.now() + Math.max(1, resolution.ttl) * 1000 } });
+      return { kind: 'found', resolution };
     }
     const expiresAt = performance.now() + outcome.ttl * 1000;
     if (outcome.kind === 'found') {
