@@ -141,8 +141,13 @@ func (r *Resolver) Names(key Key) Names {
 // the last good answer comes back with Stale set (and a nil error); with no good answer
 // yet, the error wraps ErrUnavailable.
 func (r *Resolver) Resolve(ctx context.Context, key Key) (Result, error) {
+	return r.resolve(ctx, key, true)
+}
+
+// resolve is Resolve; with cached false it asks the servers even while the cache is fresh.
+func (r *Resolver) resolve(ctx context.Context, key Key, cached bool) (Result, error) {
 	r.mu.Lock()
-	if e := r.cache[key]; e != nil && r.now().Before(e.result.Expires) {
+	if e := r.cache[key]; cached && e != nil && r.now().Before(e.result.Expires) {
 		r.mu.Unlock()
 		return e.answer()
 	}

@@ -192,44 +192,43 @@ func TestWatchReportsChangesOnly(t *testing.T) {
 	r := newTestResolver(t, srv.addr)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	updates := make(chan []Provider, 10)
-	errs := make(chan error, 10)
-	go func() {
-		_ = r.Watch(ctx, greeter, func(ps []Provider, err error) {
-			if err != nil {
-				errs <- err
-				return
-			}
-			updates <- ps
-		})
-	}()
-	if ps := <-updates; len(ps) != 2 {
-		t.Fatalf("first report: %d providers", len(ps))
+	updates := make(chan Update, 10)
+	go func() { _ = r.Watch(ctx, greeter, func(u Update) { updates <- u }) }()
+	none := func(what string) {
+		t.Helper()
+		select {
+		case u := <-updates:
+			t.Fatalf("%s: reported %+v", what, u)
+		default:
+		}
 	}
-	// Several refreshes with nothing changed report nothing; a change is reported once.
+
+	if u := <-updates; len(u.Providers) != 2 || u.Err != nil || u.Stale {
+		t.Fatalf("first report: %+v", u)
+	}
 	waitQueries(t, srv, srv.queries.Load()+20)
-	select {
-	case ps := <-updates:
-		t.Fatalf("reported without a change: %+v", ps)
-	default:
-	}
+	none("refreshes with nothing changed")
+
 	srv.set(t, append(zoneOf(greeter, "0")[:1], zoneOf(greeter, "0")[2:]...)...) // greeter-0 leaves the bare SRV
-	if ps := <-updates; len(ps) != 1 || ps[0].Address != "127.0.0.12" {
-		t.Fatalf("after the change: %+v", ps)
+	if u := <-updates; len(u.Providers) != 1 || u.Providers[0].Address != "127.0.0.12" {
+		t.Fatalf("after the change: %+v", u)
 	}
-	// Failure keeps the last providers: nothing reported.
+
 	srv.rcode.Store(dns.RcodeServerFailure)
-	waitQueries(t, srv, srv.queries.Load()+4)
-	select {
-	case ps := <-updates:
-		t.Fatalf("reported on failure: %+v", ps)
-	default:
+	if u := <-updates; !u.Stale || !errors.Is(u.Err, ErrUnavailable) || len(u.Providers) != 1 {
+		t.Fatalf("servers failing: %+v, want the last providers, stale", u)
 	}
-	// The service disappears: reported once as ErrNoSuchService.
+	waitQueries(t, srv, srv.queries.Load()+4)
+	none("still failing")
+
 	srv.rcode.Store(0)
+	if u := <-updates; u.Stale || len(u.Providers) != 1 {
+		t.Fatalf("servers back: %+v", u)
+	}
+
 	srv.set(t, "other.shop.dubbo.internal. 0 IN TXT \"txtvers=1\"")
-	if err := <-errs; !errors.Is(err, ErrNoSuchService) {
-		t.Fatalf("got %v", err)
+	if u := <-updates; !errors.Is(u.Err, ErrNoSuchService) || len(u.Providers) != 0 {
+		t.Fatalf("service gone: %+v", u)
 	}
 }
 
@@ -255,5 +254,33 @@ func TestNewRejectsABadServer(t *testing.T) {
 	}
 	if c := r.Config(); c.Zone != "dubbo.internal." || c.Namespace != "default" || c.Timeout != 2*time.Second {
 		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestWatchRecheckAsksPastTheCache(t *testing.T) {
+	srv := newTestServer(t, zoneOf(greeter, "3600")...)
+	r := newTestResolver(t, srv.addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	updates := make(chan Update, 10)
+	recheck := make(chan struct{}, 1)
+	go func() { _ = r.Watch(ctx, greeter, func(u Update) { updates <- u }, RecheckOn(recheck)) }()
+	if u := <-updates; len(u.Providers) != 2 {
+		t.Fatalf("first report: %+v", u)
+	}
+	// An hour's TTL: only a recheck finds the change, and the one after it too.
+	srv.set(t, append(zoneOf(greeter, "3600")[:1], zoneOf(greeter, "3600")[2:]...)...)
+	recheck <- struct{}{}
+	if u := <-updates; len(u.Providers) != 1 {
+		t.Fatalf("after a recheck: %+v", u)
+	}
+	asked := srv.queries.Load()
+	srv.set(t, zoneOf(greeter, "3600")...)
+	recheck <- struct{}{}
+	if u := <-updates; len(u.Providers) != 2 {
+		t.Fatalf("after a second recheck: %+v", u)
+	}
+	if srv.queries.Load() == asked {
+		t.Fatal("no query after the recheck")
 	}
 }
