@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/resolver/dns"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/dubbo-dns/dubbo-dns/clients/go/examples/greeter"
@@ -33,7 +34,12 @@ func main() {
 	calls := flag.Int("calls", 40, "number of calls")
 	interval := flag.Duration("interval", 250*time.Millisecond, "time between the starts of two calls")
 	timeout := flag.Duration("timeout", time.Second, "timeout of one call")
+	minResolution := flag.Duration("min-resolution", 0, "grpc-go's minimum time between two DNS resolutions (0: its default, 30s)")
 	flag.Parse()
+	if *minResolution > 0 {
+		// Experimental in grpc-go: must be set before the channel is created.
+		dns.SetMinResolutionInterval(*minResolution)
+	}
 
 	conn, err := grpc.NewClient(*target, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
