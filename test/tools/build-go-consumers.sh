@@ -3,9 +3,9 @@
 # dubbo-go v3.3.2, grpc-go, miekg/dns, all from the Go module proxy at the versions go.sum
 # pins): the Triple Greeter provider, the dubbo-go consumer (dubbodns registry) and the plain
 # grpc-go client. They are cached in $DUBBO_DNS_CACHE/go-consumers/<key>/, where key hashes the
-# Go version, go.mod, go.sum and every non-test .go file, so an edit rebuilds and a rerun does
-# not. Idempotent; prints the directory on stdout (progress goes to stderr); the build time is
-# appended to $DUBBO_DNS_CACHE/build-go-consumers.log.
+# Go version, go.mod, go.sum, every non-test .go file and this script, so an edit rebuilds and
+# a rerun does not. Idempotent; prints the directory on stdout (progress goes to stderr); the
+# build time is appended to $DUBBO_DNS_CACHE/build-go-consumers.log.
 #
 # A cold build (empty module and build caches) downloads about 1 GB of modules and compiles
 # dubbo-go: minutes on 2 cores. Env: DUBBO_DNS_CACHE, DUBBO_DNS_GO_P (go build -p).
@@ -25,7 +25,7 @@ key=$(
   {
     go env GOVERSION
     find . -name '*.go' ! -name '*_test.go' -print | LC_ALL=C sort
-    printf '%s\n' go.mod go.sum
+    printf '%s\n' go.mod go.sum "$here/build-go-consumers.sh"
   } | while IFS= read -r line; do
     if [ -f "$line" ]; then printf '%s\n' "$line"; sha256sum <"$line"; else printf '%s\n' "$line"; fi
   done | sha256sum | cut -c1-16
@@ -54,7 +54,9 @@ log "go build ${programs[*]} from $module ($(go env GOVERSION), GOFLAGS=$GOFLAGS
 start=$(date +%s)
 (
   cd "$module"
-  go build -trimpath -ldflags "-s -w" -o "$work/" "${programs[@]/#/./examples/}" >&2
+  # No -trimpath: the compiled packages stay shareable with `go vet` and `go test` of the module
+  # (test/consumers/go-unit.test.ts); -s -w only touch the link.
+  go build -ldflags "-s -w" -o "$work/" "${programs[@]/#/./examples/}" >&2
 )
 wall=$(( $(date +%s) - start ))
 for p in "${programs[@]}"; do
