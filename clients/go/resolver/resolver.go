@@ -224,7 +224,7 @@ func (r *Resolver) lookup(ctx context.Context, key Key) (Result, error, error) {
 	go func() { defer wg.Done(); srv, srvErr = r.transport.exchange(ctx, srvName, dns.TypeSRV) }()
 	go func() { defer wg.Done(); txt, txtErr = r.transport.exchange(ctx, names.Service, dns.TypeTXT) }()
 	wg.Wait()
-	if err := errors.Join(srvErr, txtErr); err != nil {
+	if err := firstError(srvErr, txtErr); err != nil {
 		return Result{}, nil, err
 	}
 
@@ -266,7 +266,7 @@ func (r *Resolver) lookup(ctx context.Context, key Key) (Result, error, error) {
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	if err := firstError(errs...); err != nil {
 		return Result{}, nil, err
 	}
 	for _, t := range ttls {
@@ -315,6 +315,16 @@ func (r *Resolver) provider(ctx context.Context, key Key, protocol string, servi
 		Metadata: params,
 		URL:      providerURL(protocol, address, int(s.Port), key.Service(), params),
 	}, nil
+}
+
+// firstError is the first non-nil error: one failure is enough to say why, on one line.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // addressIn finds the A or AAAA record of name in rrs.
