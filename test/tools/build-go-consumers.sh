@@ -65,6 +65,9 @@ done
 touch "$work/.complete"
 rm -rf "$out"
 mv "$work" "$out"
+# Keep the three newest builds: each is a few hundred MB, and old keys are never asked again.
+find "$DUBBO_DNS_CACHE/go-consumers" -mindepth 1 -maxdepth 1 -type d -printf '%T@ %p\n' |
+  sort -rn | tail -n +4 | cut -d' ' -f2- | while IFS= read -r old; do rm -rf "$old"; done
 echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) go-consumers $key $(go env GOVERSION) GOFLAGS='$GOFLAGS' wall=${wall}s" \
   >>"$DUBBO_DNS_CACHE/build-go-consumers.log"
 log "built $out in ${wall}s"
