@@ -141,8 +141,10 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
     daemon = startDaemon(java, [...JVM_FLAGS, '-cp', classpath, 'org.apache.zookeeper.server.ZooKeeperServerMain', config]);
     const d = daemon;
     process.once('exit', killNow);
-    // Should this process die without running exit handlers, the watchdog kills the JVM.
-    spawn('sh', ['-c', 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; kill -9 "$2" 2>/dev/null', 'zk-watchdog', String(process.pid), String(d.pid)], {
+    // Should this process die without running exit handlers, the watchdog kills the JVM and
+    // removes the config (and the data, unless a dataDir was given).
+    const watchdog = 'while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null; do sleep 1; done; if ! kill -0 "$1" 2>/dev/null; then kill -9 "$2" 2>/dev/null; rm -rf "$3"; fi';
+    spawn('sh', ['-c', watchdog, 'zk-watchdog', String(process.pid), String(d.pid), home], {
       stdio: 'ignore',
       detached: true,
     }).unref();
