@@ -1,7 +1,8 @@
 // The Go module clients/go in CI: gofmt, `go vet ./...` and `go test ./...` must pass (its table
-// tests, and naming vectors the server computes here for generated keys, so the Go port of
-// the naming rules (docs/naming.md) cannot drift from src/dubbo/naming.ts). Go comes from PATH or /usr/local/go; the
-// module's go.sum pins every dependency (-mod=readonly), fetched from the Go module proxy.
+// tests, and naming vectors the server computes here for generated keys, so the Go port of the
+// naming rules (docs/naming.md) cannot drift from src/dubbo/naming.ts). Go comes from PATH or
+// /usr/local/go; the module's go.sum pins every dependency (-mod=readonly), fetched from the Go
+// module proxy.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { accessSync, constants, writeFileSync } from 'node:fs';
