@@ -79,6 +79,14 @@ function manifests(): { file: string; object: Obj }[] {
   return out;
 }
 
+/** The kinds that make up a component's identity and permissions. */
+const CONTROLLER_RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+
+/** The app.kubernetes.io/component label of an object (the chart labels each object with its component). */
+function componentOf(o: Obj): string | undefined {
+  return (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/component'];
+}
+
 let cp: ControlPlane;
 let k: KubeClient;
 
@@ -131,11 +139,12 @@ describe('deploy/ manifests', { timeout: 60_000 }, () => {
   it('the RBAC in deploy/ is enough: the controller running as its ServiceAccount does its whole job', async () => {
     const all = manifests();
     await installCrd(k);
-    // Only the namespace and the controller's RBAC, for real.
-    for (const { object } of all.filter((m) => m.object.kind === 'Namespace' || m.file === 'deploy/controller-rbac.yaml')) {
+    // Only the namespace and the controller's ServiceAccount and RBAC, for real.
+    const controllerRbac = all.filter((m) => CONTROLLER_RBAC_KINDS.has(m.object.kind) && componentOf(m.object) === 'controller');
+    for (const { object } of [...all.filter((m) => m.object.kind === 'Namespace'), ...controllerRbac]) {
       await k.apply(await pathOf(object), object, TEST_MANAGER);
     }
-    const sa = all.find((m) => m.file === 'deploy/controller-rbac.yaml' && m.object.kind === 'ServiceAccount')!.object;
+    const sa = controllerRbac.find((m) => m.object.kind === 'ServiceAccount')!.object;
     const token = await k.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${sa.metadata.namespace}/serviceaccounts/${sa.metadata.name}/token`, {
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
     });

@@ -90,6 +90,7 @@ fi
 
 # --- Go-built binaries --------------------------------------------------------
 coredns=$("$here/build-coredns.sh")
+helm=$("$here/build-helm.sh")
 apiserver=""
 if [ "$with_apiserver" = 1 ]; then
   apiserver=$("$here/build-kube-apiserver.sh")
@@ -101,6 +102,7 @@ fi
 kv() { printf '%s=%q\n' "$1" "$2"; }
 kv DUBBO_DNS_CACHE "$DUBBO_DNS_CACHE"
 kv COREDNS_BIN "$coredns"
+kv HELM_BIN "$helm"
 if [ -n "$apiserver" ]; then kv KUBE_APISERVER_BIN "$apiserver"; fi
 for pair in ETCD_BIN=etcd KNOTD_BIN=knotd KNOTC_BIN=knotc DIG_BIN=dig KDIG_BIN=kdig \
             DRILL_BIN=drill DNSPERF_BIN=dnsperf OPENSSL_BIN=openssl; do
