@@ -9,7 +9,7 @@ import { isMap, isScalar, parse, parseDocument, type YAMLMap } from 'yaml';
 import { documentedValues, valuesTable, withValuesTable } from '../../scripts/chart-values-table.ts';
 import { ROOT } from '../controller/helpers.ts';
 import { run } from '../wire/helpers.ts';
-import { argsOf, CHART, ciValues, helm, helmBin, only, podTemplate, render, templateArgs } from './helpers.ts';
+import { argsOf, CHART, ciValues, helm, helmBin, only, podTemplate, RELEASE, RELEASE_NAMESPACE, render, templateArgs } from './helpers.ts';
 
 const DEPLOY = join(ROOT, 'deploy');
 
@@ -99,6 +99,18 @@ describe('chart', { timeout: 120_000 }, () => {
       }
       assert.equal(spec.enableServiceLinks, false, `${d.metadata.name}: no DUBBO_DNS_* Service variables`);
     }
+  });
+
+  it('the install notes print the CoreDNS server block of deploy/coredns/Corefile.dubbo with the Service address', async () => {
+    const r = await helm(['install', RELEASE, CHART, '--namespace', RELEASE_NAMESPACE, '--dry-run=client', '--set', 'dns.service.clusterIP=10.96.0.53']);
+    assert.equal(r.code, 0, r.stderr);
+    const notes = r.stdout.slice(r.stdout.indexOf('NOTES:'));
+    const block = readFileSync(join(ROOT, 'deploy', 'coredns', 'Corefile.dubbo'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.startsWith('#'))
+      .map((l) => `    ${l.replace('DUBBO_DNS_CLUSTER_IP', '10.96.0.53')}`)
+      .join('\n');
+    assert.ok(notes.includes(block), `NOTES hold\n${block}\n---\n${notes}`);
   });
 
   it('values.yaml documents every key (`# --`), and the README table is generated from it', () => {
