@@ -96,6 +96,8 @@ zookeeper_jars=$("$here/ensure-zookeeper.sh")
 
 # --- Go-built binaries --------------------------------------------------------
 coredns=$("$here/build-coredns.sh")
+# Helm, for the chart tests (test/chart/) and scripts/render-deploy.sh.
+helm=$("$here/build-helm.sh")
 # The Go programs of test/consumers/ (clients/go/examples: dubbo-go provider and consumer, grpc-go).
 go_consumers=$("$here/build-go-consumers.sh")
 apiserver=""
@@ -109,6 +111,7 @@ fi
 kv() { printf '%s=%q\n' "$1" "$2"; }
 kv DUBBO_DNS_CACHE "$DUBBO_DNS_CACHE"
 kv COREDNS_BIN "$coredns"
+kv HELM_BIN "$helm"
 kv ZOOKEEPER_JARS "$zookeeper_jars"
 kv GO_CONSUMERS_DIR "$go_consumers"
 if [ -n "$apiserver" ]; then kv KUBE_APISERVER_BIN "$apiserver"; fi
