@@ -18,7 +18,6 @@ const RUNS = Number(process.env['HOSTILE_RUNS'] ?? 1);
 // caught by the invariants below (the parse returns) and by the runner's timeout; the parser's cost
 // per packet is measured in bench/, not asserted in tests.
 
-
 const PLAIN = /^[A-Za-z0-9_-]$/;
 
 /** What every parse result must satisfy, whatever the input. */
