@@ -31,20 +31,47 @@ const logLevelOption = (): Option => env(new Option('--log-level <level>', 'log 
 const groupOption = (): Option => env(new Option('--group <group>', 'Dubbo group'), 'GROUP');
 const versionOption = (): Option => env(new Option('--version <version>', 'Dubbo version'), 'VERSION');
 
-/** SIGTERM/SIGINT: stop gracefully, then exit 0 (1 if stopping failed). */
-function stopOnSignal(log: Logger, stop: () => Promise<void>): void {
+/**
+ * Runs a long-running command until SIGTERM/SIGINT, then stops it gracefully and exits 0 (1 if
+ * stopping failed). A signal during start-up abandons the start-up (it may be waiting for an API
+ * server that never answers) instead of waiting for it. Resolves with the running command, or
+ * undefined when a signal came first.
+ */
+async function runUntilSignal<T extends { stop(): Promise<void> }>(log: Logger, start: (signal: AbortSignal) => Promise<T>, handleSignals = true): Promise<T | undefined> {
+  const abort = new AbortController();
+  const starting = start(abort.signal);
   const onSignal = (signal: string): void => {
     log.info({ signal }, 'shutting down');
-    stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    abort.abort();
+    starting
+      .then(
+        (running) => running.stop(),
+        (err: unknown) => {
+          if (!isAbort(err)) throw err;
+        },
+      )
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  if (handleSignals) {
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  }
+  try {
+    return await starting;
+  } catch (err) {
+    if (abort.signal.aborted && isAbort(err)) return undefined;
+    throw err;
+  }
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
 }
 
 /** Builds the `dubbo-dns` program. `out`/`err` are where commands print (tests pass buffers). */
@@ -143,12 +170,10 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
               guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
             }
           : undefined;
-      // Handlers go in before start-up, so a SIGTERM during it still ends in a clean exit 0; in a
-      // cluster the primary stops the workers, and a worker ignores signals meant for the group.
-      const starting = serve({ ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 }, log);
-      if (!cluster.isWorker) stopOnSignal(log, async () => (await starting).stop());
-      const running = await starting;
-      io.onServe?.(running);
+      // In a cluster the primary stops the workers, and a worker ignores signals meant for the group.
+      const settings = { ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 };
+      const running = await runUntilSignal(log, (signal) => serve(settings, log, signal), !cluster.isWorker);
+      if (running !== undefined) io.onServe?.(running);
     });
 
   root
@@ -170,9 +195,8 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(logLevelOption())
     .action(async (opts: { namespace?: string[]; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
-      const starting = runController({ ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
-      stopOnSignal(log, async () => (await starting).stop());
-      await starting;
+      const settings = { ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() };
+      await runUntilSignal(log, (signal) => runController(settings, log, signal));
     });
 
   root

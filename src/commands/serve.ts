@@ -53,11 +53,23 @@ export interface RunningServe {
   stop(): Promise<void>;
 }
 
-/** Starts `serve` in the role this process has: single process, cluster primary, or worker. */
-export async function serve(options: ServeOptions, log: Logger): Promise<RunningServe> {
+/**
+ * Starts `serve` in the role this process has: single process, cluster primary, or worker.
+ * `signal` abandons the start-up (SIGTERM while waiting for the API server): what was started is
+ * stopped and this rejects with the abort reason.
+ */
+export async function serve(options: ServeOptions, log: Logger, signal?: AbortSignal): Promise<RunningServe> {
   if (cluster.isWorker) return serveWorker(options, log.child({ worker: cluster.worker?.id }));
-  if (options.workers > 1) return servePrimary(options, log);
-  return serveSingle(options, log);
+  if (options.workers > 1) return servePrimary(options, log, signal);
+  return serveSingle(options, log, signal);
+}
+
+/** Starts a source; when `signal` aborted meanwhile, stops it again and throws. */
+async function startSource(source: ZoneSource, signal: AbortSignal | undefined): Promise<void> {
+  await source.start(signal);
+  if (signal?.aborted !== true) return;
+  await source.stop();
+  signal.throwIfAborted();
 }
 
 /** Messages between a cluster's primary and its workers. */
@@ -159,7 +171,7 @@ function started(log: Logger, options: ServeOptions, zone: string, dnsPort: numb
 }
 
 /** One process: reads the source, holds the zone, answers queries. */
-async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningServe> {
+async function serveSingle(options: ServeOptions, log: Logger, signal: AbortSignal | undefined): Promise<RunningServe> {
   const registry = new Registry();
   const zoneMetrics = new ZoneMetrics(registry);
   const queryMetrics = new QueryMetrics(registry);
@@ -185,7 +197,7 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
     zoneMetrics,
   );
   zoneMetrics.trackFreshness(() => source.freshness());
-  await source.start();
+  await startSource(source, signal);
 
   const dns = await startServing(options, holder, queryMetrics, () => source.freshness(), log);
   const shutdown = lameduck(options.lameduckMs, log);
@@ -217,7 +229,7 @@ async function serveSingle(options: ServeOptions, log: Logger): Promise<RunningS
  * Cluster primary: reads the registry, chooses the serial, and hands each version to the workers,
  * which answer on the shared sockets. Serves /metrics (summed over workers) and /readyz.
  */
-async function servePrimary(options: ServeOptions, log: Logger): Promise<RunningServe> {
+async function servePrimary(options: ServeOptions, log: Logger, signal: AbortSignal | undefined): Promise<RunningServe> {
   const registry = new Registry();
   const zoneMetrics = new ZoneMetrics(registry);
   // process_* and nodejs_* come from the workers, summed (they answer the queries); the primary adds what runs.
@@ -245,7 +257,7 @@ async function servePrimary(options: ServeOptions, log: Logger): Promise<Running
   };
   const source = createSource(options, { data: accept, rejected: rejectedLogger(sourceLog, zoneMetrics) }, log, zoneMetrics);
   zoneMetrics.trackFreshness(() => source.freshness());
-  await source.start();
+  await startSource(source, signal);
   // Workers answer with the Stale Answer EDE while the primary's data may be behind.
   let lastStale: boolean | undefined;
   const freshnessTimer = setInterval(() => {

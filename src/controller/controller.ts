@@ -109,8 +109,11 @@ export class Controller {
     return this.#leader === undefined || this.#leader.isLeader;
   }
 
-  /** Starts watching and reconciling; resolves when the caches have synced. */
-  async start(): Promise<void> {
+  /**
+   * Starts watching and reconciling; resolves when the caches have synced. When `signal` aborts
+   * first (a shutdown during start-up), everything started is stopped and this rejects.
+   */
+  async start(signal?: AbortSignal): Promise<void> {
     const { client, namespaces } = this.#o;
     const log = this.#log.child({ component: 'reflector' });
     // One reflector per collection path: a single cluster-wide one, or one per watched namespace.
@@ -125,7 +128,18 @@ export class Controller {
     const pods = make('/api/v1', 'pods', undefined, projectPod, (k, a, b) => this.#onPod(k, a, b));
     make('/api/v1', 'services', `${L.MANAGED_BY_LABEL}=${L.MANAGED_BY_VALUE}`, projectManagedService, (k, a, b) => this.#onService(k, a, b));
     make('/apis/discovery.k8s.io/v1', 'endpointslices', `${L.SLICE_MANAGED_BY_LABEL}=${L.SLICE_MANAGED_BY_VALUE}`, projectManagedSlice, (k, a, b) => this.#onSlice(k, a, b));
-    await Promise.all(this.#reflectors.map((r) => r.start()));
+    let stopping: Promise<void> | undefined;
+    const abort = (): void => void (stopping = this.stop());
+    signal?.addEventListener('abort', abort, { once: true });
+    try {
+      await Promise.all(this.#reflectors.map((r) => r.start()));
+    } catch (err) {
+      await stopping;
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', abort);
+    }
+    signal?.throwIfAborted();
     this.#synced = true;
     this.#log.info({ dubboServices: count(crs), pods: count(pods), services: this.#services.size }, 'caches synced');
     for (let i = 0; i < this.#o.workers; i++) this.#workers.push(this.#work());

@@ -80,9 +80,12 @@ export class Reflector<V> {
     return this.#connected ? Date.now() : this.#lastConnected;
   }
 
-  /** Starts listing and watching; resolves once the first list completed. */
+  /**
+   * Starts listing and watching; resolves once the first list completed, or rejects with an
+   * AbortError when stopped before that (start-up must never outlive a shutdown).
+   */
   start(): Promise<void> {
-    return new Promise<void>((resolve) => {
+    return new Promise<void>((resolve, reject) => {
       const handler = this.#opts.handler;
       const origSynced = handler.synced?.bind(handler);
       let first = true;
@@ -93,7 +96,9 @@ export class Reflector<V> {
           resolve();
         }
       };
-      this.#running = this.#loop(onSynced);
+      this.#running = this.#loop(onSynced).then(() => {
+        if (first) reject(new DOMException(`list of ${this.#opts.path} stopped before it completed`, 'AbortError'));
+      });
     });
   }
 

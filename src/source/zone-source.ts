@@ -27,8 +27,11 @@ export interface SourceSink {
 
 /** A running source of zone data. */
 export interface ZoneSource {
-  /** Starts; resolves when the first data has been delivered (or the source gave up waiting for it). */
-  start(): Promise<void>;
+  /**
+   * Starts; resolves when the first data has been delivered, or the source gave up waiting for it,
+   * or `signal` aborted (the caller then stops the source).
+   */
+  start(signal?: AbortSignal): Promise<void>;
   stop(): Promise<void>;
   freshness(): Freshness;
   /** For /readyz: what the source is doing. */
@@ -87,10 +90,24 @@ export function kubernetesSource(settings: KubernetesSourceSettings, sink: Sourc
     },
   });
   return {
-    async start() {
+    async start(signal) {
       const started = kube.start();
-      started.catch((err: unknown) => log.error({ err }, 'kubernetes source failed'));
-      const timedOut = await Promise.race([started.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), settings.syncTimeoutMs).unref())]);
+      // A start-up abandoned by a shutdown ends in an AbortError: not a failure.
+      started.catch((err: unknown) => (err instanceof DOMException && err.name === 'AbortError' ? undefined : log.error({ err }, 'kubernetes source failed')));
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const timedOut = await Promise.race([
+        started.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), settings.syncTimeoutMs))),
+        new Promise<boolean>((r) => {
+          onAbort = () => r(false);
+          if (signal?.aborted === true) onAbort();
+          else signal?.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted === true) return;
       if (!timedOut || settings.snapshot === undefined) {
         if (timedOut) log.warn({ waitedMs: settings.syncTimeoutMs }, 'API server not reachable and no --snapshot: answering SERVFAIL until it is');
         return;
