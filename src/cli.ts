@@ -93,7 +93,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .description('answer DNS for the zone from a registry file (docs/registry-file.md) or from the cluster (--kubernetes)')
     .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON), reloaded on change'), 'REGISTRY'))
     .addOption(env(new Option('--kubernetes', 'serve the managed Services and EndpointSlices of the cluster'), 'KUBERNETES'))
-    .addOption(env(new Option('--kubeconfig <file>', 'with --kubernetes: kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
+    .addOption(env(new Option('--kubeconfig <file>', 'with --kubernetes: kubeconfig (default: KUBECONFIG, else ~/.kube/config, else in-cluster)'), 'KUBECONFIG'))
     .addOption(env(new Option('--namespace <ns,...>', 'with --kubernetes: only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
     .addOption(env(new Option('--snapshot <file>', 'with --kubernetes: last-known-good data, served at start when the API server is unreachable'), 'SNAPSHOT'))
     .addOption(
@@ -180,7 +180,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .command('controller')
     .description('keep a managed Service and EndpointSlices for every Dubbo service key (DubboService resources, dubbo-go pods)')
     .addOption(env(new Option('--namespace <ns,...>', 'watch only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
-    .addOption(env(new Option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
+    .addOption(env(new Option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, else ~/.kube/config, else in-cluster)'), 'KUBECONFIG'))
     .addOption(env(new Option('--leader-elect', 'elect a leader on a Lease so only one replica writes'), 'LEADER_ELECT'))
     .addOption(env(new Option('--lease-namespace <ns>', 'namespace of the Lease').default(process.env['POD_NAMESPACE'] ?? 'dubbo-dns').argParser(parseNamespace), 'LEASE_NAMESPACE'))
     .addOption(env(new Option('--lease-name <name>', 'name of the Lease').default('dubbo-dns-controller'), 'LEASE_NAME'))

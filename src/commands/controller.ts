@@ -25,7 +25,7 @@ export interface ControllerCommandOptions {
   readonly workers: number;
 }
 
-/** Loads credentials: `--kubeconfig`/KUBECONFIG, else in-cluster, else ~/.kube/config. */
+/** Loads credentials: `--kubeconfig`, else KUBECONFIG, else ~/.kube/config when it exists, else in-cluster (client-node's order). */
 export function loadKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (file !== undefined) kc.loadFromFile(file);

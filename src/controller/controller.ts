@@ -73,7 +73,7 @@ export class Controller {
   constructor(options: ControllerOptions) {
     this.#o = options;
     this.#log = options.log;
-    this.#events = new EventRecorder(options.client, options.log.child({ component: 'events' }));
+    this.#events = new EventRecorder(options.client, options.log.child({ component: 'events' }), () => this.canWrite);
     const le = options.leaderElection;
     this.#leader =
       le === undefined
@@ -313,6 +313,11 @@ export class Controller {
         if (!this.canWrite) outcome = { kind: 'done' }; // a follower keeps caches warm; it reconciles all when it leads
         else outcome = kind === 'cr' ? await this.#reconcileStatus(rest) : await this.#reconcileKey(rest);
       } catch (err) {
+        if (err instanceof NotLeaderError) {
+          // Leadership ended mid-reconcile: the new leader reconciles everything when it starts.
+          this.#queue.done(item, { kind: 'done' });
+          continue;
+        }
         // Transient errors (network, 5xx, 429, conflicts) back off per key; terminal ones (the API
         // server rejected what we sent) are recorded in status and tried again at the next resync.
         const terminal = err instanceof KubeError && !err.transient;
@@ -404,6 +409,7 @@ export class Controller {
         }
       }
     } catch (err) {
+      if (err instanceof NotLeaderError) throw err;
       this.#reports.set(reportKey, { ...report, error: (err as Error).message });
       for (const o of owners) this.#queue.addAfter(`cr${SEP}${o.namespace}${SEP}${o.name}`, STATUS_DELAY_MS);
       throw err;
@@ -464,7 +470,13 @@ export class Controller {
     return out;
   }
 
+  /** Leadership is checked before every write, not only when a reconcile starts: it can end in between. */
+  #mayWrite(): void {
+    if (!this.canWrite) throw new NotLeaderError();
+  }
+
   async #apply(path: string, manifest: unknown, kind: string): Promise<{ metadata?: { uid?: string } }> {
+    this.#mayWrite();
     this.metrics?.writes.inc({ verb: 'apply', kind });
     // Recorded before sending: the watch event of this write may arrive before the response.
     const m = (manifest as { metadata?: { namespace?: string; name?: string; annotations?: Record<string, string> } }).metadata;
@@ -482,6 +494,7 @@ export class Controller {
   }
 
   async #delete(path: string, kind: string): Promise<void> {
+    this.#mayWrite();
     this.metrics?.writes.inc({ verb: 'delete', kind });
     this.#applied.delete(`${kind}/${path.split('/').slice(-3, -2)[0]}/${path.split('/').pop()}`);
     try {
@@ -489,6 +502,14 @@ export class Controller {
     } catch (err) {
       if (!(err instanceof KubeError && err.status === 404)) throw err;
     }
+  }
+}
+
+/** A write was about to be sent after this replica stopped leading. */
+class NotLeaderError extends Error {
+  override readonly name = 'NotLeaderError';
+  constructor() {
+    super('not the leader any more');
   }
 }
 
