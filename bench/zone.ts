@@ -12,6 +12,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseRegistry } from '../src/source/registry-file.ts';
 import { serviceRecords, type Rdata, type RRset } from '../src/dns/index/records.ts';
+import { applicationName, applicationRecords, serviceApplications } from '../src/dns/index/app-records.ts';
+import { serviceKeyId } from '../src/dubbo/service-key.ts';
 import { nameserverName } from '../src/dns/index/zone-index.ts';
 import { normalizeZone } from '../src/dubbo/naming.ts';
 import type { ZoneData } from '../src/dns/index/zone-data.ts';
@@ -233,6 +235,30 @@ export function zoneFileFromData(data: ZoneData, zoneName = ZONE, ttl = TTL): { 
     for (const target of instances) {
       lines.push(rr(owner, { type: 'PTR', target }));
       records++;
+    }
+  }
+  // Application names (A.app.N.Z), with the index's member order (services sorted by key).
+  const apps = new Map<string, { namespace: string; label: string; services: ZoneData['services'][number][] }>();
+  const sorted = [...data.services].sort((a, b) => {
+    const x = `${a.namespace}\u0000${serviceKeyId(a.key)}`;
+    const y = `${b.namespace}\u0000${serviceKeyId(b.key)}`;
+    return x < y ? -1 : x > y ? 1 : 0;
+  });
+  for (const service of sorted) {
+    for (const label of serviceApplications(service).labels) {
+      const id = `${service.namespace}\u0000${label}`;
+      const app = apps.get(id) ?? { namespace: service.namespace, label, services: [] };
+      app.services.push(service);
+      apps.set(id, app);
+    }
+  }
+  for (const app of apps.values()) {
+    owners.add(applicationName(app.label, app.namespace, zone));
+    for (const set of applicationRecords(app.label, app.namespace, zone, app.services).rrsets) {
+      for (const r of set.records) {
+        lines.push(rr(set.name, r));
+        records++;
+      }
     }
   }
   return { text: `${lines.join('\n')}\n`, names, records, owners: owners.size };

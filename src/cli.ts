@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { Command, Option } from 'commander';
-import { integerIn, parseHostPort, parseNamespace, parseNamespaceList, parseZone, type HostPort } from './config/parse.ts';
+import { integerIn, parseHostPort, parseNamespace, parseNamespaceList, parseProtocol, parseZone, type HostPort } from './config/parse.ts';
 import { formatNames } from './commands/name.ts';
 import { lookupProviders } from './commands/lookup.ts';
 import { serve, type RunningServe } from './commands/serve.ts';
@@ -207,9 +207,9 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(versionOption())
     .addOption(namespaceOption())
     .addOption(zoneOption())
-    .addOption(env(new Option('--protocol <protocol>', 'protocol of the _P._tcp name').default('dubbo'), 'PROTOCOL'))
+    .addOption(env(new Option('--protocol <protocol>', 'print only this protocol\'s _P._tcp name (default: dubbo, tri, grpc and rest)').argParser(parseProtocol), 'PROTOCOL'))
     .addOption(new Option('--json', 'print JSON'))
-    .action((iface: string, opts: { group?: string; version?: string; namespace: string; zone: string; protocol: string; json?: boolean }) => {
+    .action((iface: string, opts: { group?: string; version?: string; namespace: string; zone: string; protocol?: string; json?: boolean }) => {
       io.out(formatNames(iface, { ...opts, json: opts.json === true }));
     });
 
@@ -221,7 +221,7 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(versionOption())
     .addOption(namespaceOption())
     .addOption(zoneOption())
-    .addOption(env(new Option('--protocol <protocol>', 'ask _P._tcp SRV for this protocol instead of the bare name'), 'PROTOCOL'))
+    .addOption(env(new Option('--protocol <protocol>', 'ask _P._tcp SRV for this protocol instead of the bare name').argParser(parseProtocol), 'PROTOCOL'))
     .addOption(env(new Option('--server <host:port>', 'DNS server to ask').default(parseHostPort('127.0.0.1:5353'), '127.0.0.1:5353').argParser(parseHostPort), 'SERVER'))
     .addOption(env(new Option('--timeout <ms>', 'per-query timeout').default(3000).argParser(integerIn(1, 60000)), 'TIMEOUT'))
     .action(async (iface: string, opts: { group?: string; version?: string; namespace: string; zone: string; protocol?: string; server: HostPort; timeout: number }) => {

@@ -79,7 +79,27 @@ type ToWorker =
   | { readonly type: 'stop' };
 type ToPrimary =
   | { readonly type: 'hello' }
-  | { readonly type: 'installed'; readonly serial: number; readonly buildMs: number; readonly stats: { records: number; services: number; endpoints: number } };
+  | {
+      readonly type: 'installed';
+      readonly serial: number;
+      readonly buildMs: number;
+      readonly stats: { records: number; services: number; endpoints: number };
+      readonly skippedApplications: readonly string[];
+    };
+
+/**
+ * Warns once about each application name that cannot be published (not a DNS label), when it first
+ * shows up in a build; again only if it goes away and comes back.
+ */
+function skippedApplicationsLogger(log: Logger): (skipped: readonly string[]) => void {
+  let warned = new Set<string>();
+  return (skipped) => {
+    for (const application of skipped) {
+      if (!warned.has(application)) log.warn({ application }, 'application name is not a DNS label: no application-level name (A.app.N.Z) published for it');
+    }
+    warned = new Set(skipped);
+  };
+}
 
 function rejectedLogger(log: Logger, metrics: ZoneMetrics) {
   return (err: RegistryFileError): void => {
@@ -179,6 +199,7 @@ async function serveSingle(options: ServeOptions, log: Logger, signal: AbortSign
   const holder = new ZoneHolder({ zone: options.zone, ttl: options.ttl, nameserverAddresses: options.nameserverAddress });
   const sourceLog = log.child({ component: 'source' });
   const notifier = options.notify === undefined || options.notify.length === 0 ? undefined : new Notifier(options.notify, holder.settings.zone, log.child({ component: 'notify' }));
+  const warnSkipped = skippedApplicationsLogger(sourceLog);
   const source = createSource(
     options,
     {
@@ -190,6 +211,7 @@ async function serveSingle(options: ServeOptions, log: Logger, signal: AbortSign
         notifier?.notify(result.index.serial, result.index.transferRecords().next().value);
         const { serial, stats } = result.index;
         sourceLog.info({ origin, serial, ...stats, buildMs: round(result.buildMs) }, first ? 'zone loaded' : 'zone reloaded');
+        warnSkipped(result.index.skippedApplications);
       },
       rejected: rejectedLogger(sourceLog, zoneMetrics),
     },
@@ -240,6 +262,7 @@ async function servePrimary(options: ServeOptions, log: Logger, signal: AbortSig
   const installed = new Map<number, number>(); // worker id -> serial it serves
   let stopping = false;
   let counted: number | undefined; // the serial last counted as swapped in everywhere
+  const warnSkipped = skippedApplicationsLogger(sourceLog);
   const notifier = options.notify === undefined || options.notify.length === 0 ? undefined : new Notifier(options.notify, options.zone, log.child({ component: 'notify' }));
 
   const broadcast = (): void => {
@@ -282,6 +305,7 @@ async function servePrimary(options: ServeOptions, log: Logger, signal: AbortSig
       if (msg.serial === zone?.serial && everywhere && counted !== msg.serial) {
         counted = msg.serial;
         zoneMetrics.swapped({ serial: msg.serial, stats: msg.stats }, msg.buildMs);
+        warnSkipped(msg.skippedApplications);
       }
     });
     return worker;
@@ -367,7 +391,8 @@ async function serveWorker(options: ServeOptions, log: Logger): Promise<RunningS
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'zone') {
       const result = holder.install(msg.data, msg.serial);
-      process.send?.({ type: 'installed', serial: msg.serial, buildMs: result.changed ? result.buildMs : 0, stats: result.index.stats } satisfies ToPrimary);
+      const { stats, skippedApplications } = result.index;
+      process.send?.({ type: 'installed', serial: msg.serial, buildMs: result.changed ? result.buildMs : 0, stats, skippedApplications } satisfies ToPrimary);
     } else if (msg.type === 'freshness') {
       freshness = msg.freshness;
     } else if (msg.type === 'stop') {

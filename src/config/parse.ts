@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import ipaddr from 'ipaddr.js';
+import { PROTOCOL_NAME } from '../dubbo/protocols.ts';
 
 // Flag value parsers. Each throws InvalidArgumentError with a message saying what is wrong, which
 // commander prints next to the flag's name before exiting non-zero.
@@ -56,5 +57,11 @@ export function parseNamespace(value: string): string {
   if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(value)) {
     throw new InvalidArgumentError(`${JSON.stringify(value)} is not a namespace name (lowercase letters, digits, '-')`);
   }
+  return value;
+}
+
+/** Parses a Dubbo protocol name as `_P._tcp` uses it (`dubbo`, `tri`, ...). */
+export function parseProtocol(value: string): string {
+  if (!PROTOCOL_NAME.test(value)) throw new InvalidArgumentError(`${JSON.stringify(value)} is not a protocol name like dubbo or tri (lowercase letters, digits, '-')`);
   return value;
 }

@@ -3,6 +3,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { parseProviderUrl, ProviderUrlError } from '../dubbo/provider-url.ts';
 import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
 import { sharedParams, type EndpointData, type ServiceData, type ZoneData } from '../dns/index/zone-data.ts';
+import { PROTOCOL_NAME } from '../dubbo/protocols.ts';
 
 // docs/registry-file.md: the registry file, YAML or JSON (JSON is YAML 1.2), with `services` and raw Dubbo
 // `providers` URLs. Validation walks the parsed value and reports every problem at once, each with
@@ -35,7 +36,6 @@ export class RegistryFileError extends Error {
 
 type Path = readonly (string | number)[];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-const PROTOCOL = /^[a-z]([-a-z0-9]{0,13}[a-z0-9])?$/;
 const TOP_KEYS = new Set(['namespace', 'services', 'providers']);
 const SERVICE_KEYS = new Set(['interface', 'group', 'version', 'protocol', 'port', 'weight', 'application', 'metadata', 'endpoints']);
 const ENDPOINT_KEYS = new Set(['address', 'port', 'weight', 'hostname', 'ready', 'metadata']);
@@ -229,7 +229,7 @@ function validateService(s: unknown, path: Path, report: Report, builder: (key: 
   const group = optionalString(s, 'group', path, report);
   const version = optionalString(s, 'version', path, report);
   const protocol = s['protocol'] ?? 'dubbo';
-  if (typeof protocol !== 'string' || !PROTOCOL.test(protocol)) {
+  if (typeof protocol !== 'string' || !PROTOCOL_NAME.test(protocol)) {
     report([...path, 'protocol'], `must be a protocol name like dubbo or tri (an IANA service name), got ${JSON.stringify(protocol)}`);
   }
   const port = s['port'];

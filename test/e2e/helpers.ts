@@ -139,11 +139,23 @@ export function coreDnsBin(): string {
 }
 
 /** CoreDNS with `dubbo.internal:PORT { bind 127.0.0.1; forward . 127.0.0.1:upstream }`; resolves once it answers. */
-export async function startCoreDns(upstreamPort: number): Promise<CoreDns> {
+export function startCoreDns(upstreamPort: number): Promise<CoreDns> {
+  return startCoreDnsServing(`${ZONE}.`, (port) => `${ZONE}:${port} {\n  bind 127.0.0.1\n  forward . 127.0.0.1:${upstreamPort}\n}\n`);
+}
+
+/**
+ * CoreDNS with its `kubernetes` plugin on the test apiserver (`S.N.svc.cluster.local`, what the
+ * cluster DNS of a real cluster answers); resolves once it answers.
+ */
+export function startCoreDnsKubernetes(kubeconfig: string): Promise<CoreDns> {
+  return startCoreDnsServing('cluster.local.', (port) => `cluster.local:${port} {\n  bind 127.0.0.1\n  kubernetes cluster.local {\n    kubeconfig ${kubeconfig}\n  }\n}\n`);
+}
+
+async function startCoreDnsServing(apex: string, corefileFor: (port: number) => string): Promise<CoreDns> {
   const dir = tempDir('coredns');
   const port = await freePort();
   const corefile = join(dir, 'Corefile');
-  writeFileSync(corefile, `${ZONE}:${port} {\n  bind 127.0.0.1\n  forward . 127.0.0.1:${upstreamPort}\n}\n`);
+  writeFileSync(corefile, corefileFor(port));
   const child = spawn(coreDnsBin(), ['-conf', corefile], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let out = '';
@@ -152,7 +164,7 @@ export async function startCoreDns(upstreamPort: number): Promise<CoreDns> {
   await eventually(
     async () => {
       if (child.exitCode !== null) throw new Error(`coredns exited ${child.exitCode}: ${out}`);
-      const r = await query(port, `${ZONE}.`, 'SOA', { timeoutMs: 500 });
+      const r = await query(port, apex, 'SOA', { timeoutMs: 500 });
       return r.rcode === 'NOERROR' || r.rcode === 'SERVFAIL' ? true : undefined;
     },
     15_000,
@@ -169,12 +181,12 @@ export async function httpGet(port: number, path: string): Promise<{ status: num
   return { status: res.status, text: await res.text() };
 }
 
-/** The value of sample `name` (labels ignored: summed); undefined when absent. */
-export function metric(text: string, name: string): number | undefined {
+/** The value of sample `name`, summed over its label sets (only those containing `labels`, e.g. `transport="tcp"`); undefined when absent. */
+export function metric(text: string, name: string, labels = ''): number | undefined {
   let sum: number | undefined;
   for (const line of text.split('\n')) {
     const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{.*\})?\s+(\S+)$/.exec(line);
-    if (m === null || m[1] !== name) continue;
+    if (m === null || m[1] !== name || !(m[2] ?? '').includes(labels)) continue;
     sum = (sum ?? 0) + Number(m[3]);
   }
   return sum;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type ServerProcess } from '../support/server.ts';
-import { bare, buildQuery, decode, lines, names, tcpExchange, tempDir, udpExchange, type Decoded } from './helpers.ts';
+import { bare, buildQuery, decode, lines, names, replaceFile, tcpExchange, tempDir, udpExchange, type Decoded } from './helpers.ts';
 
 // Dubbo Java's `dns` service discovery: for a bare name `S.N.Z` it asks A, then AAAA, then SRV,
 // over UDP, without EDNS (so 512 bytes at most), RD=1 as a stub resolver sends, and takes the first
@@ -236,5 +236,140 @@ describe('a consumer of several large services polling them in turn', () => {
         assert.ok(Math.max(...values) / Math.min(...values) <= 3, `service ${k} ${type}: counts from ${Math.min(...values)} to ${Math.max(...values)}`);
       }
     }
+  });
+});
+
+// Application-level names (`A.app.N.Z`): what Dubbo Java's `dns` service discovery really asks,
+// with `addressSuffix=.app.N.Z.` (its `addressPrefix + application + addressSuffix`). The
+// application comes from the `application` parameter, declared on a service, on an endpoint, or in
+// a provider URL; its name holds the ready providers of all its services.
+const APP_NS = 'apps';
+const app = (label: string): string => `${label}.app.${APP_NS}.dubbo.internal.`;
+const ORDERS = app('shop-orders');
+const GRID = app('grid');
+const GRID_SIZE = 150;
+const APP_REGISTRY = `namespace: ${APP_NS}
+services:
+  - interface: org.example.shop.OrderService
+    port: 20880
+    application: Shop-Orders
+    endpoints:
+      - { address: 10.30.0.1, hostname: orders-0 }
+      - { address: 10.30.0.2, hostname: orders-1 }
+      - { address: 10.30.0.9, hostname: orders-9, ready: false }
+  - interface: org.example.shop.OrderQueryService
+    protocol: tri
+    port: 50051
+    application: shop-orders
+    endpoints:
+      - { address: 10.30.0.1, hostname: orders-0 }
+      - { address: "fd00::30:3", hostname: orders-3 }
+  - interface: org.example.shop.LegacyService
+    port: 20880
+    application: Shop_Legacy
+    endpoints:
+      - { address: 10.30.1.1 }
+  - interface: org.example.grid.GridService
+    port: 20881
+    application: grid
+    endpoints:
+${Array.from({ length: GRID_SIZE }, (_, i) => `      - { address: 10.31.${Math.floor(i / 100)}.${(i % 100) + 1} }`).join('\n')}
+providers:
+  - "dubbo://10.30.0.4:20880/org.example.shop.OrderService?application=shop-orders&weight=50"
+`;
+
+describe("application-level names, as Dubbo Java's `dns` discovery asks for them", () => {
+  let server: ServerProcess | undefined;
+  const tmp = tempDir('dubbo-java-apps');
+  const file = join(tmp.dir, 'registry.yaml');
+
+  before(async () => {
+    writeFileSync(file, APP_REGISTRY);
+    server = await startServer(['--registry', file]);
+  });
+
+  after(async () => {
+    await server?.stop();
+    tmp.remove();
+  });
+
+  test('one application over two services and a provider URL: every ready address once, the dubbo port first', async () => {
+    assert.ok(server !== undefined);
+    const round = await dubboRound(server.dnsPort, ORDERS);
+    const O = bare(ORDERS);
+    for (const type of TYPES) {
+      assert.equal(round[type].msg.rcode, 'NOERROR', type);
+      assert.equal(round[type].msg.flag_tc, false, type);
+      assert.equal(round[type].msg.flag_aa, true, type);
+    }
+    assert.deepEqual(lines(round.A.msg.answers), [`${O} 5 A 10.30.0.1`, `${O} 5 A 10.30.0.2`, `${O} 5 A 10.30.0.4`]);
+    assert.deepEqual(lines(round.AAAA.msg.answers), [`${O} 5 AAAA fd00::30:3`]);
+    const order = names('org.example.shop.OrderService', APP_NS);
+    const query = names('org.example.shop.OrderQueryService', APP_NS);
+    // One SRV per address and port, in answer order: dubbo (20880) before tri (50051).
+    assert.deepEqual(
+      (round.SRV.msg.answers ?? []).map((a) => (a.type === 'SRV' ? `${a.data.port} ${a.data.weight} ${bare(a.data.target)}` : a.type)),
+      [
+        `20880 100 orders-0.${bare(order.service)}`,
+        `20880 100 orders-1.${bare(order.service)}`,
+        `20880 50 10-30-0-4.${bare(order.service)}`,
+        `50051 100 orders-0.${bare(query.service)}`,
+        `50051 100 orders-3.${bare(query.service)}`,
+      ],
+    );
+    // What the Dubbo client makes of it: every address (A and AAAA), each with the first SRV's port.
+    const first = round.SRV.msg.answers?.[0];
+    assert.ok(first?.type === 'SRV');
+    const instances = [...(round.A.msg.answers ?? []), ...(round.AAAA.msg.answers ?? [])].map((a) => `${a.type === 'A' || a.type === 'AAAA' ? a.data : '?'}:${first.data.port}`).sort();
+    assert.deepEqual(instances, ['10.30.0.1:20880', '10.30.0.2:20880', '10.30.0.4:20880', 'fd00::30:3:20880']);
+    // The targets resolve to the same addresses: glue rides along as far as it fits in 512 bytes,
+    // all of it over TCP.
+    const [tcpSrv] = await tcpExchange(server.dnsPort, buildQuery(ORDERS, 'SRV', { rd: true }));
+    const udpGlue = lines(round.SRV.msg.additionals);
+    assert.ok(udpGlue.length >= 1);
+    for (const line of udpGlue) assert.ok(lines(decode(tcpSrv!).additionals).includes(line), line);
+    assert.deepEqual(lines(decode(tcpSrv!).additionals), [
+      `10-30-0-4.${bare(order.service)} 5 A 10.30.0.4`,
+      `orders-0.${bare(order.service)} 5 A 10.30.0.1`,
+      `orders-0.${bare(query.service)} 5 A 10.30.0.1`,
+      `orders-1.${bare(order.service)} 5 A 10.30.0.2`,
+      `orders-3.${bare(query.service)} 5 AAAA fd00::30:3`,
+    ].sort());
+  });
+
+  test('an application too big for 512 bytes: TC, usable addresses, and one port for a client that keeps the first', async () => {
+    assert.ok(server !== undefined);
+    const ports = new Set<number>();
+    const seen = new Set<string>();
+    for (let i = 0; i < 40; i++) {
+      const round = await dubboRound(server.dnsPort, GRID);
+      assert.ok(round.A.raw.length <= 512 && round.A.msg.flag_tc === true && (round.A.msg.answers ?? []).length > 0, `round ${i}: A`);
+      assert.ok(round.SRV.raw.length <= 512 && round.SRV.msg.flag_tc === true, `round ${i}: SRV`);
+      assert.equal(round.AAAA.msg.flag_tc, false);
+      const first = round.SRV.msg.answers?.[0];
+      if (first?.type === 'SRV') ports.add(first.data.port);
+      for (const a of round.A.msg.answers ?? []) if (a.type === 'A') seen.add(a.data);
+    }
+    assert.deepEqual([...ports], [20881]);
+    assert.equal(seen.size, GRID_SIZE, 'every provider shows up over UDP across rounds');
+    const [raw] = await tcpExchange(server.dnsPort, buildQuery(GRID, 'A', { rd: true }));
+    assert.equal((decode(raw!).answers ?? []).length, GRID_SIZE, 'all of them over TCP');
+  });
+
+  test('an application name that is not a DNS label is not published, with one warning however often the zone is rebuilt', async () => {
+    assert.ok(server !== undefined);
+    const { msg } = await stubQuery(server.dnsPort, app('shop_legacy'), 'A');
+    assert.equal(msg.rcode, 'NXDOMAIN');
+    // `app.N.Z` itself exists (NODATA), as the parent of the application names.
+    assert.equal((await stubQuery(server.dnsPort, `app.${APP_NS}.dubbo.internal.`, 'A')).msg.rcode, 'NOERROR');
+    replaceFile(file, APP_REGISTRY.replace('10.30.0.2, hostname: orders-1', '10.30.0.5, hostname: orders-1'));
+    await server.waitForLog((l) => l['msg'] === 'zone reloaded');
+    const reloaded = await stubQuery(server.dnsPort, ORDERS, 'A');
+    assert.deepEqual(lines(reloaded.msg.answers).map((l) => l.split(' ').pop()), ['10.30.0.1', '10.30.0.4', '10.30.0.5']);
+    const warnings = server.logs.filter((l) => l['level'] === 40 && l['application'] !== undefined);
+    assert.deepEqual(
+      warnings.map((l) => l['application']),
+      ['Shop_Legacy'],
+    );
   });
 });

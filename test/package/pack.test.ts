@@ -71,6 +71,28 @@ for (const nodeVersion of ['22.19.0', '24.21.0']) {
       assert.match(readFileSync(join(project, 'node_modules', 'dubbo-dns', 'dist', 'src', 'index.d.ts'), 'utf8'), /serviceLabel/);
     });
 
+    test('dubbo-dns/client type-checks in a consumer project (strict, library types checked)', async () => {
+      writeFileSync(
+        join(project, 'consumer.ts'),
+        [
+          "import { createResolver, pick, NoSuchServiceError, type Provider } from 'dubbo-dns/client';",
+          "import { serviceLabel, serviceKey } from 'dubbo-dns';",
+          "const resolver = createResolver({ server: '127.0.0.1:5353', zone: 'dubbo.internal.', namespace: 'shop' });",
+          "const { providers, stale } = await resolver.resolve({ interface: 'org.apache.dubbo.demo.DemoService', group: 'gray', version: '1.0.0' });",
+          'const one: Provider | undefined = pick(providers);',
+          'const label: string = serviceLabel(serviceKey(one?.url ?? "x"));',
+          'export const seen: [boolean, string, boolean] = [stale, label, new NoSuchServiceError("x") instanceof Error];',
+          '',
+        ].join('\n'),
+      );
+      writeFileSync(
+        join(project, 'tsconfig.json'),
+        JSON.stringify({ compilerOptions: { target: 'es2024', module: 'nodenext', moduleResolution: 'nodenext', strict: true, noEmit: true, skipLibCheck: false, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] }, files: ['consumer.ts'] }),
+      );
+      const tsc = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: project, env, timeoutMs: 120_000 });
+      assert.equal(tsc.code, 0, `${tsc.stdout}${tsc.stderr}`);
+    });
+
     test('dubbo-dns serve answers a query from the packaged example registry', async () => {
       const registry = join(project, 'node_modules', 'dubbo-dns', 'examples', 'registry.yaml');
       const child = spawn('dubbo-dns', ['serve', '--registry', registry, '--listen', '127.0.0.1:0', '--lameduck', '0'], { cwd: project, env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -86,6 +108,19 @@ for (const nodeVersion of ['22.19.0', '24.21.0']) {
         const reply = await ask(port, demo.service, 'SRV', 'udp');
         assert.equal(reply.msg.rcode, 'NOERROR');
         assert.ok((reply.msg.answers ?? []).some((a) => a.type === 'SRV'));
+        // The packaged client library, from the consumer project, against the packaged server.
+        const script = [
+          "import { createResolver } from 'dubbo-dns/client';",
+          `const r = createResolver({ server: '127.0.0.1:${port}', zone: 'dubbo.internal.', namespace: 'shop' });`,
+          "const { providers } = await r.resolve({ interface: 'org.apache.dubbo.demo.DemoService', group: 'gray', version: '1.0.0' });",
+          'console.log(JSON.stringify(providers.map((p) => `${p.address}:${p.port}`).sort()));',
+        ].join('\n');
+        const resolved = await run('node', ['--input-type=module', '-e', script], { cwd: project, env });
+        assert.equal(resolved.code, 0, resolved.stderr);
+        const srv = (reply.msg.answers ?? []).flatMap((a) => (a.type === 'SRV' ? [a.data.port] : []));
+        const ports = (JSON.parse(resolved.stdout) as string[]).map((p) => Number(p.slice(p.lastIndexOf(':') + 1)));
+        assert.ok(ports.length > 0, resolved.stdout);
+        assert.deepEqual([...new Set(ports)].sort(), [...new Set(srv)].sort(), 'the client reports the ports the SRV records give');
       } finally {
         child.kill('SIGTERM');
         const [code] = (await exited) as [number | null];

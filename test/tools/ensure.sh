@@ -28,7 +28,7 @@ done
 log() { printf '[%s %s] %s\n' "$(date +%H:%M:%S)" "${0##*/}" "$*" >&2; }
 
 # --- Debian packages ---------------------------------------------------------
-packages=(bind9-dnsutils knot-dnsutils ldnsutils dnsperf knot etcd-server openssl time procps)
+packages=(bind9-dnsutils knot-dnsutils ldnsutils dnsperf knot etcd-server openssl time procps python3)
 # Packages whose install would start a system service we do not want running:
 # the tests start their own knotd/etcd instances on private ports and dirs.
 services=(knot etcd)
@@ -87,6 +87,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
     fi
   done
 fi
+
+# Image tools (buildah, skopeo, umoci, binutils) for scripts/build-image.sh and test/image/.
+"$here/ensure-image-tools.sh"
 
 # --- Go-built binaries --------------------------------------------------------
 coredns=$("$here/build-coredns.sh")

@@ -1,6 +1,6 @@
 import { endpointLabel, addressLabel, serviceLabel } from '../../dubbo/naming.ts';
 import { instanceTxt, serviceTxt } from '../../dubbo/metadata.ts';
-import type { ServiceData } from './zone-data.ts';
+import type { EndpointData, ServiceData } from './zone-data.ts';
 
 // Pure: zone data -> the records of docs/records.md, as readable values (no wire bytes here), so the
 // naming and record rules are tested without a codec.
@@ -40,6 +40,24 @@ export interface ServiceRecordSet {
   readonly records: ServiceRecords;
 }
 
+/**
+ * The endpoint label `E` of each ready address of one service: the hostname when it is unique in
+ * the service, else the address form. SRV targets are `E.S.N.Z`.
+ */
+export function endpointLabels(ready: readonly EndpointData[]): Map<string, string> {
+  const labelOf = new Map<string, string>();
+  const taken = new Map<string, string>();
+  for (const e of ready) {
+    if (labelOf.has(e.address)) continue;
+    let l = endpointLabel(e.address, e.hostname);
+    const owner = taken.get(l);
+    if (owner !== undefined && owner !== e.address) l = addressLabel(e.address);
+    taken.set(l, e.address);
+    labelOf.set(e.address, l);
+  }
+  return labelOf;
+}
+
 /** Builds the records of one service in zone `zone` (normalised, trailing dot). */
 export function serviceRecords(service: ServiceData, zone: string): ServiceRecordSet {
   const label = serviceLabel(service.key);
@@ -53,17 +71,7 @@ export function serviceRecords(service: ServiceData, zone: string): ServiceRecor
     out.set(name, sets);
   };
 
-  // Endpoint labels: the hostname when it is unique in this service, else the address form.
-  const labelOf = new Map<string, string>();
-  const taken = new Map<string, string>();
-  for (const e of ready) {
-    if (labelOf.has(e.address)) continue;
-    let l = endpointLabel(e.address, e.hostname);
-    const owner = taken.get(l);
-    if (owner !== undefined && owner !== e.address) l = addressLabel(e.address);
-    taken.set(l, e.address);
-    labelOf.set(e.address, l);
-  }
+  const labelOf = endpointLabels(ready);
   const target = (address: string): string => `${labelOf.get(address)}.${base}`;
   const srv = (endpoints: typeof ready): Rdata[] =>
     endpoints.map((e) => ({ type: 'SRV', priority: 0, weight: e.weight, port: e.port, target: target(e.address) }));

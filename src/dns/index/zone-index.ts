@@ -3,6 +3,7 @@ import { normalizeZone } from '../../dubbo/naming.ts';
 import { serviceKeyId } from '../../dubbo/service-key.ts';
 import { QTYPE } from '../wire/codes.ts';
 import { encodeRecord, nameToWire, suffixTable } from '../wire/encode.ts';
+import { applicationName, applicationRecords, serviceApplications, type ServiceApplications } from './app-records.ts';
 import { serviceRecords, type Rdata, type RRset } from './records.ts';
 import type { ServiceData, ZoneData } from './zone-data.ts';
 
@@ -10,7 +11,8 @@ import type { ServiceData, ZoneData } from './zone-data.ts';
 // answer precomputed as wire bytes per (name, type), then swapped in whole by its holder. Queries
 // read one reference and never see a half-built zone. A build reuses what did not change: the
 // compiled names of unchanged services, the browse records of unchanged namespaces, and the name
-// table itself (copied, then patched), so one endpoint changing costs one service, not the zone.
+// table itself (copied, then patched), so one endpoint changing costs one service, not the zone
+// (plus the application-level names of its applications, app-records.ts).
 
 /** A precomputed answer for one (name, type): records packed in one buffer, with their ends. */
 export interface Prepared {
@@ -72,6 +74,8 @@ export interface ZoneSettings {
 /** Counters a snapshot carries for metrics and logs. */
 export interface ZoneStats {
   readonly services: number;
+  /** Application-level names published (`A.app.N.Z`). */
+  readonly applications: number;
   readonly names: number;
   readonly records: number;
   readonly endpoints: number;
@@ -86,11 +90,25 @@ interface Fragment {
   readonly nodes: ReadonlyMap<string, NameNode>;
   readonly records: number;
   readonly endpoints: number;
+  /** The applications its providers belong to, so a build can group services by application without reading endpoints. */
+  readonly applications: ServiceApplications;
+  /** `namespace NUL label` of each of those applications: the keys of `Carry.apps`. */
+  readonly appIds: readonly string[];
+}
+
+/** One application's compiled name, reused while the services in it are unchanged. */
+interface AppFragment {
+  /** The fingerprints of its services, in order: equal lists mean the same records. */
+  readonly fingerprints: readonly string[];
+  readonly nodes: ReadonlyMap<string, NameNode>;
+  readonly records: number;
 }
 
 /** What a build keeps for the next one besides the fragments. */
 interface Carry {
   readonly fragments: ReadonlyMap<string, Fragment>;
+  /** Namespace NUL application label -> its compiled name. */
+  readonly apps: ReadonlyMap<string, AppFragment>;
   /** Namespace -> its browse node and the instance list it was built from. */
   readonly browse: ReadonlyMap<string, { readonly instances: string; readonly node: NameNode }>;
   /** Keys of the names owned by the zone level (apex, namespaces, browse), replaced every build. */
@@ -110,6 +128,8 @@ export interface ZoneIndex {
   /** Content hash: equal for zones that answer the same (serial aside). See {@link zoneFingerprint}. */
   readonly fingerprint: string;
   readonly stats: ZoneStats;
+  /** Application names not published because they are not valid DNS labels (sorted); the server warns once per name. */
+  readonly skippedApplications: readonly string[];
   /** The SOA record for a negative answer whose question has the apex at `apexOffset`. */
   negativeSoa(apexOffset: number): Buffer;
   /** What the next incremental build reuses. */
@@ -226,7 +246,29 @@ function compileService(service: ServiceData, zone: string, ttl: number, fingerp
     }
   }
   const instance = `${label}._dubbo._tcp.${service.namespace}.${zone}`;
-  return { fingerprint, instance, nodes, records: count, endpoints: service.endpoints.length };
+  const applications = serviceApplications(service);
+  const appIds = applications.labels.map((l) => `${service.namespace}\u0000${l}`);
+  return { fingerprint, instance, nodes, records: count, endpoints: service.endpoints.length, applications, appIds };
+}
+
+/** The members of one application in this build. */
+interface AppMembers {
+  readonly namespace: string;
+  readonly label: string;
+  readonly services: ServiceData[];
+  readonly fingerprints: string[];
+}
+
+function compileApplication(app: AppMembers, zone: string, ttl: number): AppFragment {
+  const { rrsets, glue } = applicationRecords(app.label, app.namespace, zone, app.services);
+  const owner = applicationName(app.label, app.namespace, zone);
+  // An application whose providers are all unready still exists: NODATA, not NXDOMAIN.
+  const nodes = rrsets.length === 0 ? new Map([[wireKey(owner), EMPTY]]) : compact(compileNodes(new Map([[owner, [...rrsets]]]), ttl, (target) => glue.get(target) ?? []));
+  return { fingerprints: app.fingerprints, nodes, records: rrsets.reduce((n, set) => n + set.records.length, 0) };
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Service data are immutable, so each object's fingerprint is computed once (sources reuse objects of unchanged services). */
@@ -273,7 +315,10 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
   let recordCount = 0;
   let endpoints = 0;
 
-  // 1. Services: reuse unchanged fragments; patch the copied name table for the others.
+  // 1. Services: reuse unchanged fragments; patch the copied name table for the others. On the way,
+  // group them by application (`A.app.N.Z`) from what each fragment recorded, without reading endpoints.
+  const members = new Map<string, AppMembers>();
+  const skipped = new Set<string>();
   for (const { id, service } of services) {
     const fingerprint = fingerprintOf(service);
     zoneHash.update(fingerprint).update('\u0000');
@@ -282,12 +327,35 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
     fragments.set(id, fragment);
     recordCount += fragment.records;
     endpoints += fragment.endpoints;
+    const { appIds, applications } = fragment;
+    for (let i = 0; i < appIds.length; i++) {
+      const appId = appIds[i]!;
+      let app = members.get(appId);
+      if (app === undefined) {
+        app = { namespace: service.namespace, label: applications.labels[i]!, services: [], fingerprints: [] };
+        members.set(appId, app);
+      }
+      app.services.push(service);
+      app.fingerprints.push(fingerprint);
+    }
+    for (const name of applications.skipped) skipped.add(name);
   }
+  // 1b. Applications: recompiled only when one of their services changed.
+  const apps = new Map<string, AppFragment>();
+  for (const [appId, app] of members) {
+    const prior = carry?.apps.get(appId);
+    const compiled = prior !== undefined && sameList(prior.fingerprints, app.fingerprints) ? prior : compileApplication(app, zone, ttl);
+    apps.set(appId, compiled);
+    recordCount += compiled.records;
+  }
+
   if (carry !== undefined) {
     for (const [id, old] of carry.fragments) if (fragments.get(id) !== old) for (const key of old.nodes.keys()) names.delete(key);
+    for (const [id, old] of carry.apps) if (apps.get(id) !== old) for (const key of old.nodes.keys()) names.delete(key);
     for (const key of carry.zoneKeys) names.delete(key);
   }
   for (const [id, fragment] of fragments) if (carry?.fragments.get(id) !== fragment) for (const [key, node] of fragment.nodes) names.set(key, node);
+  for (const [id, app] of apps) if (carry?.apps.get(id) !== app) for (const [key, node] of app.nodes) names.set(key, node);
 
   // 2. Zone level: apex SOA/NS, and per namespace the DNS-SD browse PTR (RFC 6763 §4.1) and the
   // empty non-terminals `N.Z`, `_tcp.N.Z` (RFC 8020).
@@ -317,6 +385,8 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
     setZoneNode(wireKey(`${namespace}.${zone}`), EMPTY);
     recordCount += instances.length;
   }
+  // RFC 8020: `app.N.Z` exists (NODATA) above the application names.
+  for (const app of members.values()) setZoneNode(wireKey(`app.${app.namespace}.${zone}`), EMPTY);
   const soa: Rdata = { type: 'SOA', mname: nameserverName(zone), rname: `hostmaster.${zone}`, serial, ...SOA_TIMERS, minimum: ttl };
   const apexSets = new Map<string, RRset[]>([
     [
@@ -360,9 +430,10 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
     ttl,
     names,
     fingerprint: zoneHash.digest('hex'),
-    stats: { services: fragments.size, names: names.size, records: recordCount, endpoints },
+    stats: { services: fragments.size, applications: apps.size, names: names.size, records: recordCount, endpoints },
+    skippedApplications: [...skipped].sort(),
     negativeSoa,
-    carry: { fragments, browse, zoneKeys },
+    carry: { fragments, apps, browse, zoneKeys },
     builtAt: Date.now(),
     *transferRecords() {
       const table = suffixTable(zone);
@@ -378,6 +449,7 @@ export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: n
         yield* encode([{ name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) }]);
       }
       for (const { service } of services) for (const sets of serviceRecords(service, zone).records.values()) yield* encode(sets);
+      for (const app of members.values()) yield* encode(applicationRecords(app.label, app.namespace, zone, app.services).rrsets);
       yield soaRecord;
     },
   };

@@ -8,7 +8,7 @@ import type { Rdata } from '../index/records.ts';
 // response is any selection of records in any order (truncated subsets, rotation), and since the
 // question is echoed with the same length, the pointers stay valid whatever case the client used.
 // dns2's writer cannot restrict pointers this way (and keeps one array slot per bit), so records
-// are written here; dns2 is the client-side codec.
+// are written here.
 
 /** Offset of the question name in every DNS message. */
 export const QUESTION_OFFSET = 12;
