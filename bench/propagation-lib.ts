@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import dnsPacket from 'dns-packet';
 import { serviceLabel } from '../src/dubbo/naming.ts';
-import { desiredService, desiredSlices, MAX_ENDPOINTS_PER_SLICE, type Manifest } from '../src/plan/desired.ts';
+import { bindSlice, desiredService, desiredSlices, MAX_ENDPOINTS_PER_SLICE, type Manifest } from '../src/plan/desired.ts';
 import type { DeclaredEndpoint, DeclaredService } from '../src/source/declared.ts';
 
 export const HOST = '127.0.0.1';
@@ -79,7 +79,7 @@ export function serviceManifest(b: BenchService): Manifest {
 
 /** The one slice of a service (endpoints <= 100). */
 export function sliceManifest(b: BenchService, svc: DeclaredService = b.svc): Manifest {
-  const slices = desiredSlices(svc, b.uid, []);
+  const slices = desiredSlices(svc, []).map((s) => bindSlice(s, b.uid));
   if (slices.length !== 1) throw new Error(`expected one slice for ${b.label}, got ${slices.length}`);
   return slices[0]!;
 }

@@ -9,7 +9,7 @@ import { KubeClient } from './kube/rest.ts';
 import { parseAddressList, parseCidrList, parseHostPortList, type AddressFilter } from './config/cidr.ts';
 import { usableCpus } from './config/usable-cpus.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from './observability/version.ts';
 
 // Wiring only: flags (each with an environment variable, docs/cli.md), then the command.
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { VERSION } from '../version.ts';
+import { VERSION } from './version.ts';
 
 // Two sets of metrics, because with `--workers N` they live in different processes: the zone's (kept
 // by whoever reads the source) and the queries' (kept by each process that answers; a cluster's

@@ -2,7 +2,8 @@ import ipaddr from 'ipaddr.js';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { parseProviderUrl, ProviderUrlError } from '../dubbo/provider-url.ts';
 import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
-import { sharedParams, type EndpointData, type ServiceData, type ZoneData } from '../dns/index/zone-data.ts';
+import type { EndpointData, ServiceData, ZoneData } from '../dns/index/zone-data.ts';
+import { DEFAULT_WEIGHT, isWeight, sharedParams } from '../dubbo/metadata.ts';
 import { PROTOCOL_NAME } from '../dubbo/protocols.ts';
 
 // docs/registry-file.md: the registry file, YAML or JSON (JSON is YAML 1.2), with `services` and raw Dubbo
@@ -197,7 +198,7 @@ function validate(root: unknown, report: Report): ZoneData {
       try {
         const url = parseProviderUrl(p);
         if (!ipaddr.isValid(url.host)) return report(path, `host ${JSON.stringify(url.host)} is not an IP address`);
-        const weight = url.params['weight'] === undefined ? 100 : Number(url.params['weight']);
+        const weight = url.params['weight'] === undefined ? DEFAULT_WEIGHT : Number(url.params['weight']);
         if (!isWeight(weight)) return report(path, `weight ${JSON.stringify(url.params['weight'])} must be an integer 0-65535`);
         builder(url.key, url.protocol).endpoints.push({
           address: canonicalAddress(url.host),
@@ -273,7 +274,7 @@ function validateService(s: unknown, path: Path, report: Report, builder: (key: 
       protocol,
       hostname,
       ready,
-      weight: isWeight(epWeight) ? epWeight : 100,
+      weight: isWeight(epWeight) ? epWeight : DEFAULT_WEIGHT,
       params,
     });
   });
@@ -312,10 +313,6 @@ function metadata(v: unknown, path: Path, report: Report): Record<string, string
 
 function isPort(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
-}
-
-function isWeight(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= 65535;
 }
 
 /** RFC 5952 text form for IPv6, dotted quad for IPv4 (an IPv4-mapped IPv6 address stays IPv6). */

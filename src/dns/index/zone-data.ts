@@ -33,14 +33,3 @@ export interface ServiceData {
 export interface ZoneData {
   readonly services: readonly ServiceData[];
 }
-
-/** The parameters every endpoint has with the same value (declared ones when there is no endpoint). */
-export function sharedParams(declared: Readonly<Record<string, string>>, endpoints: readonly EndpointData[]): Record<string, string> {
-  const first = endpoints[0];
-  if (first === undefined) return { ...declared };
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(first.params)) {
-    if (endpoints.every((e) => e.params[k] === v)) out[k] = v;
-  }
-  return out;
-}
