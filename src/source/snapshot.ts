@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
@@ -71,7 +72,8 @@ export class SnapshotWriter {
     if (pending === undefined) return;
     this.#pending = undefined;
     this.#lastWrite = Date.now();
-    const tmp = `${this.#file}.${process.pid}.tmp`;
+    // Unique per writer: replicas sharing a volume all run as PID 1 in their containers.
+    const tmp = `${this.#file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await mkdir(dirname(this.#file), { recursive: true });
       await writeFile(tmp, JSON.stringify({ version: 1, asOf: pending.asOf, data: pending.data } satisfies SnapshotFile));

@@ -388,6 +388,31 @@ export function writeTokenKubeconfig(cp: ControlPlane, name: string, token: stri
   return path;
 }
 
+/** Where a kind lives (plural, namespaced), from the API server's discovery documents, per client. */
+const discovered = new WeakMap<KubeClient, Map<string, { plural: string; namespaced: boolean }>>();
+async function resourceOf(k: KubeClient, apiVersion: string, kind: string): Promise<{ plural: string; namespaced: boolean }> {
+  let cache = discovered.get(k);
+  if (cache === undefined) discovered.set(k, (cache = new Map()));
+  const id = `${apiVersion}|${kind}`;
+  let r = cache.get(id);
+  if (r === undefined) {
+    const list = await k.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`);
+    const found = list.resources.find((x) => x.kind === kind && !x.name.includes('/'));
+    if (found === undefined) throw new Error(`the API server serves no ${kind} in ${apiVersion}`);
+    r = { plural: found.name, namespaced: found.namespaced };
+    cache.set(id, r);
+  }
+  return r;
+}
+
+/** The REST path of any object (so a test can apply manifests of any kind); namespace defaults to `default`. */
+export async function objectPath(k: KubeClient, o: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string } }): Promise<string> {
+  const r = await resourceOf(k, o.apiVersion, o.kind);
+  const prefix = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
+  const ns = r.namespaced ? `/namespaces/${o.metadata.namespace ?? 'default'}` : '';
+  return `${prefix}${ns}/${r.plural}/${o.metadata.name}`;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Prometheus text
 

@@ -22,6 +22,7 @@ import {
   eventsFor,
   getDubboService,
   installCrd,
+  objectPath,
   killAllCli,
   startCli,
   writeTokenKubeconfig,
@@ -35,28 +36,6 @@ interface Obj {
   kind: string;
   metadata: { name: string; namespace?: string };
   [k: string]: unknown;
-}
-
-/** Where a kind lives, from the API server's discovery documents (so any kind of manifest works). */
-const discovered = new Map<string, { plural: string; namespaced: boolean }>();
-async function resourceOf(apiVersion: string, kind: string): Promise<{ plural: string; namespaced: boolean }> {
-  const id = `${apiVersion}|${kind}`;
-  let r = discovered.get(id);
-  if (r === undefined) {
-    const list = await k.request<{ resources: { name: string; kind: string; namespaced: boolean }[] }>('GET', apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`);
-    const found = list.resources.find((x) => x.kind === kind && !x.name.includes('/'));
-    if (found === undefined) throw new Error(`the API server serves no ${kind} in ${apiVersion}`);
-    r = { plural: found.name, namespaced: found.namespaced };
-    discovered.set(id, r);
-  }
-  return r;
-}
-
-async function pathOf(o: Obj): Promise<string> {
-  const r = await resourceOf(o.apiVersion, o.kind);
-  const prefix = o.apiVersion.includes('/') ? `/apis/${o.apiVersion}` : `/api/${o.apiVersion}`;
-  const ns = r.namespaced ? `/namespaces/${o.metadata.namespace ?? 'default'}` : '';
-  return `${prefix}${ns}/${r.plural}/${o.metadata.name}`;
 }
 
 function yamlFiles(dir: string): string[] {
@@ -77,6 +56,14 @@ function manifests(): { file: string; object: Obj }[] {
     }
   }
   return out;
+}
+
+/** The kinds that make up a component's identity and permissions. */
+const CONTROLLER_RBAC_KINDS = new Set(['ServiceAccount', 'ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding']);
+
+/** The app.kubernetes.io/component label of an object (the chart labels each object with its component). */
+function componentOf(o: Obj): string | undefined {
+  return (o.metadata as { labels?: Record<string, string> }).labels?.['app.kubernetes.io/component'];
 }
 
 let cp: ControlPlane;
@@ -107,11 +94,11 @@ describe('deploy/ manifests', { timeout: 60_000 }, () => {
     // The CRD for real first, so the sample DubboService validates against it; the namespace for
     // real, so namespaced objects have somewhere to go.
     await installCrd(k);
-    for (const { object } of all.filter((m) => m.object.kind === 'Namespace')) await k.apply(await pathOf(object), object, TEST_MANAGER);
+    for (const { object } of all.filter((m) => m.object.kind === 'Namespace')) await k.apply(await objectPath(k, object), object, TEST_MANAGER);
     const failures: string[] = [];
     for (const { file, object } of all) {
       try {
-        const got = await k.request<Obj>('PATCH', await pathOf(object), {
+        const got = await k.request<Obj>('PATCH', await objectPath(k, object), {
           query: { fieldManager: TEST_MANAGER, force: true, dryRun: 'All' },
           body: object,
           contentType: 'application/apply-patch+yaml',
@@ -124,18 +111,19 @@ describe('deploy/ manifests', { timeout: 60_000 }, () => {
     assert.deepEqual(failures, []);
     // Dry run stored nothing (the sample DubboService, the Deployment).
     for (const { file, object } of all.filter((m) => m.object.kind === 'Deployment' || m.object.kind === 'DubboService')) {
-      await assert.rejects(k.request('GET', await pathOf(object)), /: 404 /, `${file}: dry run stored nothing`);
+      await assert.rejects(k.request('GET', await objectPath(k, object)), /: 404 /, `${file}: dry run stored nothing`);
     }
   });
 
   it('the RBAC in deploy/ is enough: the controller running as its ServiceAccount does its whole job', async () => {
     const all = manifests();
     await installCrd(k);
-    // Only the namespace and the controller's RBAC, for real.
-    for (const { object } of all.filter((m) => m.object.kind === 'Namespace' || m.file === 'deploy/controller-rbac.yaml')) {
-      await k.apply(await pathOf(object), object, TEST_MANAGER);
+    // Only the namespace and the controller's ServiceAccount and RBAC, for real.
+    const controllerRbac = all.filter((m) => CONTROLLER_RBAC_KINDS.has(m.object.kind) && componentOf(m.object) === 'controller');
+    for (const { object } of [...all.filter((m) => m.object.kind === 'Namespace'), ...controllerRbac]) {
+      await k.apply(await objectPath(k, object), object, TEST_MANAGER);
     }
-    const sa = all.find((m) => m.file === 'deploy/controller-rbac.yaml' && m.object.kind === 'ServiceAccount')!.object;
+    const sa = controllerRbac.find((m) => m.object.kind === 'ServiceAccount')!.object;
     const token = await k.request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${sa.metadata.namespace}/serviceaccounts/${sa.metadata.name}/token`, {
       body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } },
     });

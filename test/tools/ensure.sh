@@ -91,8 +91,15 @@ fi
 # Image tools (buildah, skopeo, umoci, binutils) for scripts/build-image.sh and test/image/.
 "$here/ensure-image-tools.sh"
 
+# ZooKeeper 3.8 (Debian's zookeeper, no system service) for test/support/zookeeper.ts.
+zookeeper_jars=$("$here/ensure-zookeeper.sh")
+
 # --- Go-built binaries --------------------------------------------------------
 coredns=$("$here/build-coredns.sh")
+# Helm, for the chart tests (test/chart/) and scripts/render-deploy.sh.
+helm=$("$here/build-helm.sh")
+# The Go programs of test/consumers/ (clients/go/examples: dubbo-go provider and consumer, grpc-go).
+go_consumers=$("$here/build-go-consumers.sh")
 apiserver=""
 if [ "$with_apiserver" = 1 ]; then
   apiserver=$("$here/build-kube-apiserver.sh")
@@ -104,6 +111,9 @@ fi
 kv() { printf '%s=%q\n' "$1" "$2"; }
 kv DUBBO_DNS_CACHE "$DUBBO_DNS_CACHE"
 kv COREDNS_BIN "$coredns"
+kv HELM_BIN "$helm"
+kv ZOOKEEPER_JARS "$zookeeper_jars"
+kv GO_CONSUMERS_DIR "$go_consumers"
 if [ -n "$apiserver" ]; then kv KUBE_APISERVER_BIN "$apiserver"; fi
 for pair in ETCD_BIN=etcd KNOTD_BIN=knotd KNOTC_BIN=knotc DIG_BIN=dig KDIG_BIN=kdig \
             DRILL_BIN=drill DNSPERF_BIN=dnsperf OPENSSL_BIN=openssl; do

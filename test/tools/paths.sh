@@ -8,6 +8,8 @@
 #   KUBE_VERSION        pinned Kubernetes (kube-apiserver) version
 #   COREDNS_BIN         $DUBBO_DNS_CACHE/bin/coredns-$COREDNS_VERSION
 #   KUBE_APISERVER_BIN  $DUBBO_DNS_CACHE/bin/kube-apiserver-$KUBE_VERSION
+#   HELM_VERSION        pinned Helm version
+#   HELM_BIN            $DUBBO_DNS_CACHE/bin/helm-$HELM_VERSION
 
 if [ -z "${HOME:-}" ]; then
   # HOME unset (e.g. a stripped CI env): ~ falls back to the passwd entry.
@@ -18,5 +20,7 @@ fi
 export DUBBO_DNS_CACHE="${DUBBO_DNS_CACHE:-$HOME/.cache/dubbo-dns}"
 export COREDNS_VERSION=v1.12.3
 export KUBE_VERSION=v1.32.13
+export HELM_VERSION=v4.3.2
 export COREDNS_BIN="$DUBBO_DNS_CACHE/bin/coredns-$COREDNS_VERSION"
 export KUBE_APISERVER_BIN="$DUBBO_DNS_CACHE/bin/kube-apiserver-$KUBE_VERSION"
+export HELM_BIN="$DUBBO_DNS_CACHE/bin/helm-$HELM_VERSION"
