@@ -7,7 +7,9 @@ import { KubeError, type KubeApi, type RequestInit } from '../../src/kube/rest.t
 // expire resourceVersions (410 Gone), send bookmarks, end streams, fail or hang requests.
 
 /** A raw object as the API serves it. */
-export type Obj = Record<string, unknown> & { metadata?: { name?: string; namespace?: string; resourceVersion?: string; labels?: Record<string, string>; uid?: string } };
+export type Obj = Record<string, unknown> & {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string; generation?: number; labels?: Record<string, string>; annotations?: Record<string, string>; [field: string]: unknown };
+};
 
 /** A failure to inject: return an error to throw it, or 'hang' for a request that never answers. */
 export type Failure = (method: string, path: string) => KubeError | 'hang' | undefined;
@@ -131,7 +133,8 @@ export class FakeKube implements KubeApi {
         return this.#list(where, init.query) as T;
       }
       case 'POST': {
-        const at = `${path}/${body?.metadata?.name ?? ''}`;
+        const generated = (body?.metadata as { generateName?: string } | undefined)?.generateName;
+        const at = `${path}/${body?.metadata?.name ?? `${generated ?? ''}${++this.#uid}`}`;
         if (this.#objects.has(at)) throw new KubeError(409, 'AlreadyExists', `${at} exists`);
         return this.#store(at, body ?? {}) as T;
       }
