@@ -12,7 +12,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseRegistry } from '../src/source/registry-file.ts';
 import { serviceRecords } from '../src/dns/index/records.ts';
-import type { Rdata, RRset } from '../src/dns/shared/types.ts';
+import type { Rdata, RRset } from '../src/dns/model/types.ts';
 import { applicationName, applicationRecords, serviceApplications } from '../src/dns/index/app-records.ts';
 import { serviceKeyId } from '../src/dubbo/service-key.ts';
 import { nameserverName } from '../src/dns/index/zone-index.ts';

@@ -74,11 +74,15 @@ function isAbort(err: unknown): boolean {
   return err instanceof Error && err.name === 'AbortError';
 }
 
+/** Where commands print, and a hook for tests that run `serve` in-process. */
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  onServe?: (s: RunningServe) => void;
+}
+
 /** Builds the `dubbo-dns` program. `out`/`err` are where commands print (tests pass buffers). */
-export function program(io: { out: (s: string) => void; err: (s: string) => void; onServe?: (s: RunningServe) => void } = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
-}): Command {
+export function program(io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Command {
   const root = new Command('dubbo-dns')
     .description('Authoritative DNS for Apache Dubbo providers, and the Kubernetes controller that publishes them')
     .version(VERSION, '-V, --version', 'print the version and exit')
@@ -87,8 +91,16 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();
+  serveCommand(root, io);
+  controllerCommand(root);
+  nameCommand(root, io);
+  lookupCommand(root, io);
+  return root;
+}
 
-  root
+/** serve: answer DNS from a registry file or the cluster. */
+function serveCommand(parent: Command, io: Io): void {
+  parent
     .command('serve')
     .description('answer DNS for the zone from a registry file (docs/registry-file.md) or from the cluster (--kubernetes)')
     .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON), reloaded on change'), 'REGISTRY'))
@@ -130,53 +142,62 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       env(new Option('--lameduck <seconds>', 'on SIGTERM: /readyz turns 503 at once, DNS keeps answering this long, then drains and exits').default(5).argParser(integerIn(0, 300)), 'LAMEDUCK'),
     )
     .addOption(logLevelOption())
-    .action(async (opts: {
-      registry?: string;
-      kubernetes?: boolean;
-      kubeconfig?: string;
-      namespace?: string[];
-      snapshot?: string;
-      syncTimeout: number;
-      guardGrace: number;
-      guardMaxDrop: number;
-      zone: string;
-      listen: HostPort;
-      httpListen?: HostPort;
-      ttl: number;
-      maxUdpSize: number;
-      nameserverAddress?: string[];
-      allowTransfer?: AddressFilter;
-      notify?: HostPort[];
-      tcpIdleTimeout: number;
-      maxTcpConnections: number;
-      workers: number;
-      lameduck: number;
-      logLevel: string;
-    }) => {
-      if ((opts.registry === undefined) === (opts.kubernetes !== true)) {
-        throw new UsageError('serve needs exactly one of --registry FILE and --kubernetes');
-      }
-      if (opts.kubernetes !== true && (opts.snapshot !== undefined || opts.namespace !== undefined || opts.kubeconfig !== undefined)) {
-        throw new UsageError('--snapshot, --namespace and --kubeconfig go with --kubernetes');
-      }
-      const log = createLogger({ level: opts.logLevel });
-      const kubernetes =
-        opts.kubernetes === true
-          ? {
-              client: new KubeClient(loadKubeConfig(opts.kubeconfig)),
-              namespaces: opts.namespace,
-              snapshot: opts.snapshot,
-              syncTimeoutMs: opts.syncTimeout * 1000,
-              guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
-            }
-          : undefined;
-      // In a cluster the primary stops the workers, and a worker ignores signals meant for the group.
-      const settings = { ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 };
-      const running = await runUntilSignal(log, (signal) => serve(settings, log, signal), !cluster.isWorker);
-      if (running !== undefined) io.onServe?.(running);
-    });
+    .action((opts: ServeFlags) => serveAction(opts, io));
+}
 
-  root
+/** The flags of `serve`, parsed. */
+interface ServeFlags {
+  registry?: string;
+  kubernetes?: boolean;
+  kubeconfig?: string;
+  namespace?: string[];
+  snapshot?: string;
+  syncTimeout: number;
+  guardGrace: number;
+  guardMaxDrop: number;
+  zone: string;
+  listen: HostPort;
+  httpListen?: HostPort;
+  ttl: number;
+  maxUdpSize: number;
+  nameserverAddress?: string[];
+  allowTransfer?: AddressFilter;
+  notify?: HostPort[];
+  tcpIdleTimeout: number;
+  maxTcpConnections: number;
+  workers: number;
+  lameduck: number;
+  logLevel: string;
+}
+
+/** `serve`: checks the flag combination, then runs until a signal. */
+async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
+  if ((opts.registry === undefined) === (opts.kubernetes !== true)) {
+    throw new UsageError('serve needs exactly one of --registry FILE and --kubernetes');
+  }
+  if (opts.kubernetes !== true && (opts.snapshot !== undefined || opts.namespace !== undefined || opts.kubeconfig !== undefined)) {
+    throw new UsageError('--snapshot, --namespace and --kubeconfig go with --kubernetes');
+  }
+  const log = createLogger({ level: opts.logLevel });
+  const kubernetes =
+    opts.kubernetes === true
+      ? {
+          client: new KubeClient(loadKubeConfig(opts.kubeconfig)),
+          namespaces: opts.namespace,
+          snapshot: opts.snapshot,
+          syncTimeoutMs: opts.syncTimeout * 1000,
+          guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
+        }
+      : undefined;
+  // In a cluster the primary stops the workers, and a worker ignores signals meant for the group.
+  const settings = { ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 };
+  const running = await runUntilSignal(log, (signal) => serve(settings, log, signal), !cluster.isWorker);
+  if (running !== undefined) io.onServe?.(running);
+}
+
+/** controller: keep the managed Services and EndpointSlices. */
+function controllerCommand(parent: Command): void {
+  parent
     .command('controller')
     .description('keep a managed Service and EndpointSlices for every Dubbo service key (DubboService resources, dubbo-go pods)')
     .addOption(env(new Option('--namespace <ns,...>', 'watch only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
@@ -198,8 +219,11 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       const settings = { ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() };
       await runUntilSignal(log, (signal) => runController(settings, log, signal));
     });
+}
 
-  root
+/** name: print the DNS names of a key. */
+function nameCommand(parent: Command, io: Io): void {
+  parent
     .command('name')
     .description('print the DNS names of a Dubbo service key (docs/naming.md, docs/records.md)')
     .argument('<interface>', 'Java interface name, e.g. org.apache.dubbo.demo.DemoService')
@@ -212,8 +236,11 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .action((iface: string, opts: { group?: string; version?: string; namespace: string; zone: string; protocol?: string; json?: boolean }) => {
       io.out(formatNames(iface, { ...opts, json: opts.json === true }));
     });
+}
 
-  root
+/** lookup: resolve a key and print its provider URLs. */
+function lookupCommand(parent: Command, io: Io): void {
+  parent
     .command('lookup')
     .description('resolve a Dubbo service key and print its provider URLs (exit 2: no ready provider, 3: no such service)')
     .argument('<interface>', 'Java interface name')
@@ -240,5 +267,4 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
           return;
       }
     });
-  return root;
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ZoneData } from '../dns/index/zone-data.ts';
+import type { Freshness, ZoneData } from '../dns/index/zone-data.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { KubernetesSource } from './kubernetes-source.ts';
 import type { GuardOptions } from './deregistration-guard.ts';
@@ -10,14 +10,6 @@ import type { NamespaceScope } from '../kube/scope.ts';
 
 // Where `serve` gets its zone data: a registry file, or the cluster (with the snapshot as the
 // failover path). Both deliver whole ZoneData values; the server does not know which it has.
-
-/** How current the data is. */
-export interface Freshness {
-  /** True when the data may be behind the truth (API server unreachable, or read from a snapshot). */
-  readonly stale: boolean;
-  /** When the data was last known to be current (ms since epoch). */
-  readonly asOf: number;
-}
 
 /** What a source tells the server. */
 export interface SourceSink {

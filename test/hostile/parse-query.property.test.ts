@@ -5,7 +5,7 @@ import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { createHandler, type Transport } from '../../src/dns/handler.ts';
 import { parseQuery } from '../../src/dns/wire/parse-query.ts';
-import type { ParseResult } from '../../src/dns/shared/types.ts';
+import type { ParseResult } from '../../src/dns/model/types.ts';
 import { asciiLowerKey, DEMO, BIG, decode, encodeQuery, HEADER, keyToName, loadedHolder, optRecord, recordKey, ZONE, type QuerySpec } from './helpers.ts';
 
 // DESIGN §10 (hostile DNS input): parseQuery is pure and must never throw, whatever the bytes; its

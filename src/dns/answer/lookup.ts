@@ -1,4 +1,4 @@
-import type { Lookup, Query, Snapshot } from '../shared/types.ts';
+import type { Lookup, Query, Snapshot } from '../model/types.ts';
 import { QCLASS, QTYPE } from '../wire/codes.ts';
 
 // Pure: a parsed question and a snapshot -> what kind of answer (CoreDNS's Success / NameError /

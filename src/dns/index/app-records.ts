@@ -1,6 +1,6 @@
 import { serviceLabel } from '../../dubbo/naming.ts';
 import { compareProtocols } from '../../dubbo/protocols.ts';
-import type { Rdata, RRset } from '../shared/types.ts';
+import type { Rdata, RRset } from '../model/types.ts';
 import { endpointLabels } from './records.ts';
 import type { EndpointData, ServiceData } from './zone-data.ts';
 

@@ -1,6 +1,6 @@
 import { endpointLabel, addressLabel, serviceLabel } from '../../dubbo/naming.ts';
 import { instanceTxt, serviceTxt } from '../../dubbo/metadata.ts';
-import type { Rdata, RecordType, RRset } from '../shared/types.ts';
+import type { Rdata, RecordType, RRset } from '../model/types.ts';
 import type { EndpointData, ServiceData } from './zone-data.ts';
 
 // Pure: zone data -> the records of docs/records.md, as readable values (no wire bytes here), so the

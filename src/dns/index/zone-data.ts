@@ -33,3 +33,11 @@ export interface ServiceData {
 export interface ZoneData {
   readonly services: readonly ServiceData[];
 }
+
+/** How current a source's data is. */
+export interface Freshness {
+  /** True when the data may be behind the truth (API server unreachable, or read from a snapshot). */
+  readonly stale: boolean;
+  /** When the data was last known to be current (ms since epoch). */
+  readonly asOf: number;
+}

@@ -5,7 +5,7 @@ import { QTYPE } from '../wire/codes.ts';
 import { encodeRecord, nameToWire, suffixTable } from '../wire/encode.ts';
 import { applicationName, applicationRecords, serviceApplications, type ServiceApplications } from './app-records.ts';
 import { serviceRecords } from './records.ts';
-import type { NameNode, Prepared, Rdata, RRset, Snapshot } from '../shared/types.ts';
+import type { NameNode, Prepared, Rdata, RRset, Snapshot } from '../model/types.ts';
 import { NO_BYTES, NO_ENDS, prepare } from '../wire/packed.ts';
 import type { ServiceData, ZoneData } from './zone-data.ts';
 

@@ -1,4 +1,4 @@
-import type { Prepared } from '../shared/types.ts';
+import type { Prepared } from '../model/types.ts';
 
 // Precomputed answers are packed: the records of a section in one buffer with their end offsets
 // (offsets, not views: memory is the limit).

@@ -1,5 +1,5 @@
 import { QTYPE } from './codes.ts';
-import type { Edns, ParseResult } from '../shared/types.ts';
+import type { Edns, ParseResult } from '../model/types.ts';
 
 // Every packet is hostile: this parser reads only within the buffer, accepts no
 // compression pointer in the question (nothing precedes it that a pointer could name), follows

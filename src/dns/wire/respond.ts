@@ -1,4 +1,4 @@
-import type { Lookup, ParseResult, Prepared, Query, Snapshot } from '../shared/types.ts';
+import type { Lookup, ParseResult, Prepared, Query, Snapshot } from '../model/types.ts';
 import { records } from './packed.ts';
 import { RCODE } from './codes.ts';
 

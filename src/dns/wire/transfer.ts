@@ -1,4 +1,4 @@
-import type { Query, Snapshot } from '../shared/types.ts';
+import type { Query, Snapshot } from '../model/types.ts';
 
 // Zone transfer responses (RFC 5936 AXFR; RFC 1995 IXFR answered with the whole zone, which §4
 // allows). Every message repeats the question, because every record is compressed against it.

@@ -1,4 +1,4 @@
-// The types that the zone index, the lookup and the wire code share: record data, prepared answers,
+// The model that the zone index, the lookup and the wire code share: record data, prepared answers,
 // the parsed query and the lookup result. This module depends on nothing, so the folders' arrows
 // point one way: wire <- index <- answer, and each of them -> shared.
 
