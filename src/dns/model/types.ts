@@ -1,6 +1,6 @@
 // The model that the zone index, the lookup and the wire code share: record data, prepared answers,
 // the parsed query and the lookup result. This module depends on nothing, so the folders' arrows
-// point one way: wire <- index <- answer, and each of them -> shared.
+// point one way: wire <- index <- answer, and each of them -> model.
 
 /** Record data, one shape per type we serve. */
 export type Rdata =
