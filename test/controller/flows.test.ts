@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import type { KubeClient } from '../../src/kube/rest.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import {
   CRD,
   adminClient,

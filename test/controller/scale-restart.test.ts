@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../../src/kube/rest.ts';
 import { encodeDubboGoAnnotation } from '../../src/dubbo/dubbo-go-annotation.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import {
   adminClient,
   applyDubboService,

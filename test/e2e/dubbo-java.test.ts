@@ -13,7 +13,7 @@ import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import { encodeDubboGoAnnotation } from '../../src/dubbo/dubbo-go-annotation.ts';
 import { KubeClient } from '../../src/kube/rest.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import { createPod, setPodStatus } from '../controller/helpers.ts';
 import { ZONE, applyDubboService, eventually, installCrd, killAll, query, startController, startCoreDnsKubernetes, startDns, waitForAddresses, type CoreDns } from './helpers.ts';
 
