@@ -1,4 +1,5 @@
 import type { ZoneData, Freshness } from '../dns/index/zone-data.ts';
+import type { Logger } from 'pino';
 import type { Readiness } from '../observability/http.ts';
 
 // Who answers queries with the zone: this process (local.ts), or a cluster of worker processes on
@@ -22,4 +23,18 @@ export interface Answerers {
   /** Prometheus text of the answering processes. */
   metrics(): Promise<string>;
   stop(): Promise<void>;
+}
+
+/**
+ * Warns once about each application name that cannot be published (not a DNS label), when it first
+ * shows up in a build; again only if it goes away and comes back.
+ */
+export function skippedApplicationsLogger(log: Logger): (skipped: readonly string[]) => void {
+  let warned = new Set<string>();
+  return (skipped) => {
+    for (const application of skipped) {
+      if (!warned.has(application)) log.warn({ application }, 'application name is not a DNS label: no application-level name (A.app.N.Z) published for it');
+    }
+    warned = new Set(skipped);
+  };
 }

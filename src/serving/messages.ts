@@ -15,4 +15,4 @@ export type ToWorker =
 export type ToPrimary =
   /** Listening for messages: anything sent before this would be lost. */
   | { readonly type: 'hello' }
-  | { readonly type: 'installed'; readonly serial: number; readonly buildMs: number; readonly stats: ZoneStats };
+  | { readonly type: 'installed'; readonly serial: number; readonly buildMs: number; readonly stats: ZoneStats; readonly skippedApplications: readonly string[] };

@@ -5,7 +5,7 @@ import type { Freshness, ZoneData } from '../dns/index/zone-data.ts';
 import { ZoneVersions } from '../dns/index/zone-holder.ts';
 import type { ZoneSettings } from '../dns/index/zone-index.ts';
 import type { ZoneMetrics } from '../observability/metrics.ts';
-import type { Answerers } from './answerers.ts';
+import { skippedApplicationsLogger, type Answerers } from './answerers.ts';
 import type { ToPrimary, ToWorker } from './messages.ts';
 
 /**
@@ -15,6 +15,7 @@ import type { ToPrimary, ToWorker } from './messages.ts';
 export function clusterAnswerers(options: ZoneSettings & { readonly workers: number; readonly port: number }, registry: Registry, zoneMetrics: ZoneMetrics, log: Logger): Answerers {
   const aggregator = new AggregatorRegistry();
   const sourceLog = log.child({ component: 'source' });
+  const warnSkipped = skippedApplicationsLogger(sourceLog);
   const versions = new ZoneVersions(options);
   let zone: { data: ZoneData; serial: number } | undefined;
   const installed = new Map<number, number>(); // worker id -> serial it serves
@@ -38,6 +39,7 @@ export function clusterAnswerers(options: ZoneSettings & { readonly workers: num
       if (counted === msg.serial) return;
       counted = msg.serial;
       zoneMetrics.swapped({ serial: msg.serial, stats: msg.stats }, msg.buildMs);
+      warnSkipped(msg.skippedApplications);
     });
     return worker;
   };

@@ -34,7 +34,8 @@ export async function runWorker(options: AnsweringOptions & ZoneSettings, log: L
   process.on('message', (msg: ToWorker) => {
     if (msg.type === 'zone') {
       const result = holder.install(msg.data, msg.serial);
-      process.send?.({ type: 'installed', serial: msg.serial, buildMs: result.changed ? result.buildMs : 0, stats: result.index.stats } satisfies ToPrimary);
+      const { stats, skippedApplications } = result.index;
+      process.send?.({ type: 'installed', serial: msg.serial, buildMs: result.changed ? result.buildMs : 0, stats, skippedApplications } satisfies ToPrimary);
     } else if (msg.type === 'freshness') {
       freshness = msg.freshness;
     } else if (msg.type === 'stop') {
