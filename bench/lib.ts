@@ -8,9 +8,9 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { request as httpRequest } from 'node:http';
 import dnsPacket from 'dns-packet';
 import type { KubeApi } from '../src/kube/rest.ts';
+export { httpGet } from '../harness/control-plane.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const MAIN = join(ROOT, 'src', 'main.ts');
@@ -773,22 +773,6 @@ export async function listAll(client: Pick<KubeApi, 'request'>, path: string, la
     cont = page.metadata?.continue || undefined;
   } while (cont !== undefined);
   return out;
-}
-
-/** GET over plain HTTP (a process's /metrics or /readyz). */
-export function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { timeout: timeoutMs, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 /** Prometheus text -> samples. */

@@ -210,12 +210,14 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-interface HttpResult {
+/** What a GET returned. */
+export interface HttpResult {
   status: number;
   body: string;
 }
 
-function httpGet(url: string, options: { ca?: string; token?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
+/** GET over HTTP or HTTPS (with a CA and a bearer token when given), no keep-alive. */
+export function httpGet(url: string, options: { ca?: string; token?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const headers: Record<string, string> = {};

@@ -37,6 +37,17 @@ function replica(api: FakeKube, clock: FakeClock, identity: string, own: Clock =
   return { elector, changes, cut: (how) => (cut = how) };
 }
 
+/** A leads; B is a candidate that has watched A renew for five seconds. */
+async function leaderAndCandidate() {
+  const clock = new FakeClock();
+  const api = new FakeKube();
+  const a = replica(api, clock, 'a');
+  await clock.advance(0);
+  const b = replica(api, clock, 'b');
+  await clock.advance(5_000);
+  return { clock, api, a, b };
+}
+
 const holder = (api: FakeKube): unknown => (api.get(LEASE)?.['spec'] as { holderIdentity?: string } | undefined)?.holderIdentity;
 
 describe('leader election', () => {
@@ -58,12 +69,7 @@ describe('leader election', () => {
 
   for (const how of ['fail', 'hang'] as const) {
     it(`a leader whose requests ${how === 'fail' ? 'fail' : 'never answer'} steps down at the renew deadline, before anyone may take over`, async () => {
-      const clock = new FakeClock();
-      const api = new FakeKube();
-      const a = replica(api, clock, 'a');
-      await clock.advance(0);
-      const b = replica(api, clock, 'b');
-      await clock.advance(5_000);
+      const { clock, api, a, b } = await leaderAndCandidate();
       a.cut(how);
       // A's clock is the shared one, so the renewTime it wrote is when it last renewed.
       const lastRenewal = Date.parse(String((api.get(LEASE)?.['spec'] as { renewTime: string }).renewTime));
@@ -82,12 +88,7 @@ describe('leader election', () => {
   }
 
   it('a leader that stops releases the lease: the next one takes over at its next retry', async () => {
-    const clock = new FakeClock();
-    const api = new FakeKube();
-    const a = replica(api, clock, 'a');
-    await clock.advance(0);
-    const b = replica(api, clock, 'b');
-    await clock.advance(5_000);
+    const { clock, a, b } = await leaderAndCandidate();
     const stopped = clock.now();
     await a.elector.stop();
     await clock.until(() => b.elector.isLeader, 60_000);
