@@ -47,8 +47,8 @@ export class LeaderElector {
   #deadline: Timer | undefined;
   /** When the last successful renewal was *sent* (local clock): leadership counts from there. */
   #renewedAt = 0;
-  /** The record as last seen, and when it was first seen like that (local clock). */
-  #observed: { readonly record: string; readonly at: number } | undefined;
+  /** The record as last seen, its holder, and when it was first seen like that (local clock). */
+  #observed: { readonly record: string; readonly holder: string; readonly at: number } | undefined;
   #onChange: (leader: boolean) => void = () => undefined;
 
   constructor(options: LeaderOptions) {
@@ -110,14 +110,14 @@ export class LeaderElector {
 
   #holderIsOther(): boolean {
     if (this.#observed === undefined) return false;
-    const holder = (JSON.parse(this.#observed.record) as Lease['spec']).holderIdentity ?? '';
+    const holder = this.#observed.holder;
     return holder !== '' && holder !== this.#opts.identity;
   }
 
   /** Remembers the record; the observation time moves only when the record changed. */
   #observe(spec: Lease['spec']): void {
     const record = JSON.stringify(spec);
-    if (this.#observed?.record !== record) this.#observed = { record, at: this.#clock.now() };
+    if (this.#observed?.record !== record) this.#observed = { record, holder: spec.holderIdentity ?? '', at: this.#clock.now() };
   }
 
   async #tryAcquireOrRenew(now: number): Promise<boolean> {

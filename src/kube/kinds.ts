@@ -20,12 +20,15 @@ export interface Kind<V> {
 /** The DubboService API. */
 export const DUBBO_API = '/apis/dubbo-dns.io/v1alpha1';
 
+/** Every Pod: DubboService selectors and dubbo-go annotations declare providers. */
 export const PODS: Kind<PodView> = { prefix: '/api/v1', resource: 'pods', project: projectPod };
+/** DubboService resources. */
 export const DUBBO_SERVICES: Kind<DubboServiceView> = { prefix: DUBBO_API, resource: 'dubboservices', project: projectDubboService };
 /** Every Service: the controller must see names taken by Services it does not manage. */
 export const SERVICES: Kind<ServiceView> = { prefix: '/api/v1', resource: 'services', project: projectService };
 /** Only the managed Services: what the DNS server publishes. */
 export const MANAGED_SERVICES: Kind<ServiceView> = { prefix: '/api/v1', resource: 'services', labelSelector: MANAGED_SERVICE_SELECTOR, project: projectService };
+/** The EndpointSlices dubbo-dns manages. */
 export const MANAGED_SLICES: Kind<SliceView> = { prefix: '/apis/discovery.k8s.io/v1', resource: 'endpointslices', labelSelector: MANAGED_SLICE_SELECTOR, project: projectSlice };
 
 /** The path of one object of a kind. */
