@@ -1,5 +1,5 @@
 // Controller benchmark (issue: "2,000 keys × 10 pods"): on a real, bare control plane (etcd +
-// kube-apiserver, test/control-plane), create --apps DubboServices with --interfaces interfaces
+// kube-apiserver, harness/control-plane.ts), create --apps DubboServices with --interfaces interfaces
 // each, and --pods Ready pods per app, so there are apps × interfaces service keys with --pods
 // endpoints each (default 200 × 10 = 2,000 keys, 2,000 pods, 20,000 endpoints). Then run the
 // controller as the real CLI subprocess and measure:
@@ -18,19 +18,15 @@
 //
 // --profile runs the cold-start controller with --cpu-prof and prints its top self-time functions.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { parse as parseYaml } from 'yaml';
 import { KubeClient } from '../src/kube/rest.ts';
-import { freePort, startControlPlane, type ControlPlane } from '../test/control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import { cpuSeconds, freePort, httpGet, killAllChildren, listAll, memoryOf, parseProm, pool, retry, ROOT, sleep, spawnTracked, table, type Tracked } from './lib.ts';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = join(ROOT, 'src', 'main.ts');
 const CRD_NAME = 'dubboservices.dubbo-dns.io';
 const DS_PATH = '/apis/dubbo-dns.io/v1alpha1';
@@ -123,104 +119,12 @@ function podStatus(ns: string, a: number, p: number, ready: boolean): object {
 // ---------------------------------------------------------------------------------------------
 // helpers
 
-/** Runs `fn` over 0..n-1 with at most `limit` in flight. */
-async function pool(n: number, limit: number, fn: (i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (;;) {
-      const i = next++;
-      if (i >= n) return;
-      await fn(i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, n) }, worker));
-}
-
-/** Retries a write a few times on transient errors (the apiserver may throttle a burst). */
-async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
-  for (let i = 1; ; i++) {
-    try {
-      return await fn();
-    } catch (err) {
-      const status = (err as { status?: number }).status ?? 0;
-      if (i >= attempts || !(status === 0 || status === 429 || status >= 500 || status === 409)) throw err;
-      await sleep(100 * 2 ** i);
-    }
-  }
-}
-
-/** Lists a whole collection (paged). */
-async function listAll(client: KubeClient, path: string, labelSelector?: string): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  let cont: string | undefined;
-  do {
-    const page = await client.request<{ items?: Record<string, unknown>[]; metadata?: { continue?: string } }>('GET', path, { query: { labelSelector, limit: 500, continue: cont } });
-    out.push(...(page.items ?? []));
-    cont = page.metadata?.continue || undefined;
-  } while (cont !== undefined);
-  return out;
-}
-
-function httpGet(url: string, timeoutMs = 5000): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { timeout: timeoutMs, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** Prometheus text -> samples. */
-function parseProm(text: string): { name: string; labels: Record<string, string>; value: number }[] {
-  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (m === null) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-interface ProcMem {
-  rssKiB: number;
-  hwmKiB: number;
-}
-function memOf(pid: number | undefined): ProcMem {
-  try {
-    const s = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const f = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN);
-    return { rssKiB: f('VmRSS'), hwmKiB: f('VmHWM') };
-  } catch {
-    return { rssKiB: NaN, hwmKiB: NaN };
-  }
-}
-function cpuSec(pid: number | undefined): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // CLK_TCK is 100 on Linux
-  } catch {
-    return NaN;
-  }
-}
-
 const mib = (kib: number): string => (Number.isNaN(kib) ? '-' : `${(kib / 1024).toFixed(0)} MiB`);
+const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
 const secs = (ms: number): string => (Number.isNaN(ms) ? '-' : `${(ms / 1000).toFixed(2)} s`);
 
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
-}
+/** VmRSS and VmHWM in KiB. */
+type ProcMem = ReturnType<typeof memoryOf>;
 
 // ---------------------------------------------------------------------------------------------
 // apiserver-side write counter: apiserver_request_total by verb/resource/subresource
@@ -283,39 +187,27 @@ interface ControllerMetricsSample {
 }
 
 class ControllerProc {
-  readonly child: ChildProcess;
+  readonly proc: Tracked;
   readonly port: number;
   readonly started = performance.now();
-  output = '';
-  exited: Promise<number | null>;
 
   constructor(kubeconfig: string, ns: string, port: number, cpuProfDir?: string) {
     this.port = port;
     const env = { ...process.env };
-    const extra: string[] = [];
-    if (cpuProfDir !== undefined) extra.push('--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`);
-    if (extra.length > 0) env['NODE_OPTIONS'] = [env['NODE_OPTIONS'] ?? '', ...extra].join(' ').trim();
-    this.child = spawn(
-      process.execPath,
-      [MAIN, 'controller', '--kubeconfig', kubeconfig, '--namespace', ns, '--http-listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--workers', String(WORKERS), '--resync', '86400'],
-      { stdio: ['ignore', 'pipe', 'pipe'], env, cwd: ROOT },
-    );
-    live.add(this.child);
-    const keep = (d: Buffer): void => {
-      this.output = (this.output + d.toString()).slice(-200_000);
-    };
-    this.child.stdout?.on('data', keep);
-    this.child.stderr?.on('data', keep);
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code) => {
-        live.delete(this.child);
-        resolve(code);
-      }),
+    if (cpuProfDir !== undefined) env['NODE_OPTIONS'] = [env['NODE_OPTIONS'] ?? '', '--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`].join(' ').trim();
+    this.proc = spawnTracked(
+      [process.execPath, MAIN, 'controller', '--kubeconfig', kubeconfig, '--namespace', ns, '--http-listen', `127.0.0.1:${port}`, '--log-level', 'warn', '--workers', String(WORKERS), '--resync', '86400'],
+      undefined,
+      env,
     );
   }
 
-  get pid(): number | undefined {
-    return this.child.pid;
+  get output(): string {
+    return this.proc.output;
+  }
+
+  get pid(): number {
+    return this.proc.pid;
   }
 
   /** Warnings and errors it logged (pino JSON lines, level >= 40). */
@@ -324,7 +216,7 @@ class ControllerProc {
   }
 
   async sample(): Promise<ControllerMetricsSample | undefined> {
-    if (this.child.exitCode !== null) throw new Error(`controller exited (${this.child.exitCode}):\n${this.output.slice(-3000)}`);
+    if (!this.proc.alive()) throw new Error(`controller exited (${this.proc.child.exitCode}):\n${this.output.slice(-3000)}`);
     try {
       const [ready, metrics] = await Promise.all([httpGet(`http://127.0.0.1:${this.port}/readyz`), httpGet(`http://127.0.0.1:${this.port}/metrics`)]);
       const s: ControllerMetricsSample = { ready: ready.status === 200, depth: NaN, writes: {}, writesTotal: 0, reconciles: {}, reconcilesTotal: 0, heapUsed: NaN, heapTotal: NaN, external: NaN };
@@ -349,25 +241,19 @@ class ControllerProc {
 
   async stop(graceMs = 20_000): Promise<{ code: number | null; stopMs: number }> {
     const t = performance.now();
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
-    const timer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
-    const code = await this.exited;
-    clearTimeout(timer);
-    return { code, stopMs: performance.now() - t };
+    await this.proc.stop(graceMs);
+    return { code: (await this.proc.exited).code, stopMs: performance.now() - t };
   }
 }
 
-const live = new Set<ChildProcess>();
 let cp: ControlPlane | undefined;
-process.on('exit', () => {
-  for (const c of live) c.kill('SIGKILL');
-});
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
-    for (const c of live) c.kill('SIGKILL');
+    killAllChildren();
     void (cp?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
   });
 }
+process.on('exit', killAllChildren);
 
 /**
  * Polls the controller until its caches synced and its queue is empty, and then until `check`
@@ -387,7 +273,7 @@ async function waitSettled(ctl: ControllerProc, deadline: number, check: () => P
       lastProblem = await check();
       if (lastProblem === undefined) {
         const verifiedMs = performance.now() - ctl.started;
-        return { readyMs, idleMs, verifiedMs, sample: s, peak: memOf(ctl.pid) };
+        return { readyMs, idleMs, verifiedMs, sample: s, peak: memoryOf(ctl.pid) };
       }
       log(`queue empty but not converged yet: ${lastProblem}`);
       idleMs = NaN; // it was not really done
@@ -528,7 +414,7 @@ async function main(): Promise<void> {
   const deadline = performance.now() + TIMEOUT_MS;
   const hard = setTimeout(() => {
     process.stderr.write(`deadline of ${TIMEOUT_MS / 1000} s reached: aborting\n`);
-    for (const c of live) c.kill('SIGKILL');
+    killAllChildren();
     void (cp?.stop() ?? Promise.resolve()).finally(() => process.exit(2));
   }, TIMEOUT_MS + 30_000);
   hard.unref();
@@ -560,10 +446,10 @@ async function main(): Promise<void> {
 
   // --- objects ---------------------------------------------------------------------------------
   let t = performance.now();
-  await pool(APPS, CONCURRENCY, async (a) => {
+  await pool(range(APPS), CONCURRENCY, async (a) => {
     await retry(() => client.request('POST', `${DS_PATH}/namespaces/${ns}/dubboservices`, { body: dubboService(ns, a) }));
   });
-  await pool(TOTAL_PODS, CONCURRENCY, async (i) => {
+  await pool(range(TOTAL_PODS), CONCURRENCY, async (i) => {
     const a = Math.floor(i / PODS);
     const p = i % PODS;
     await retry(() => client.request('POST', `/api/v1/namespaces/${ns}/pods`, { body: pod(ns, a, p) }));
@@ -579,20 +465,20 @@ async function main(): Promise<void> {
 
   // --- cold start ------------------------------------------------------------------------------
   let api0 = await apiserverRequests(client);
-  let apiCpu0 = cpuSec(cp.pids.apiServer) + cpuSec(cp.pids.etcd);
+  let apiCpu0 = cpuSeconds(cp.pids.apiServer) + cpuSeconds(cp.pids.etcd);
   let ctl = new ControllerProc(kubeconfig, ns, await freePort(), profDir);
   log(`cold start: controller pid ${ctl.pid}`);
   const cold = await waitSettled(ctl, deadline, () => checkConverged(client, ns, allReady));
   log(`cold start: caches synced at ${secs(cold.readyMs)}, queue empty at ${secs(cold.idleMs)}, verified at ${secs(cold.verifiedMs)}`);
-  const coldCpu = cpuSec(ctl.pid);
+  const coldCpu = cpuSeconds(ctl.pid);
   const coldQuiet = await waitQuiet(ctl, 2000, deadline); // trailing events and status writes
   await sleep(500);
   let api1 = await apiserverRequests(client);
   const coldApi = writesOf(delta(api0, api1));
-  const coldApiCpu = cpuSec(cp.pids.apiServer) + cpuSec(cp.pids.etcd) - apiCpu0;
-  const coldMem = memOf(ctl.pid);
-  const apiMem = memOf(cp.pids.apiServer);
-  const etcdMem = memOf(cp.pids.etcd);
+  const coldApiCpu = cpuSeconds(cp.pids.apiServer) + cpuSeconds(cp.pids.etcd) - apiCpu0;
+  const coldMem = memoryOf(ctl.pid);
+  const apiMem = memoryOf(cp.pids.apiServer);
+  const etcdMem = memoryOf(cp.pids.etcd);
   result['cold'] = {
     cachesSyncedMs: Math.round(cold.readyMs),
     queueEmptyMs: Math.round(cold.idleMs),
@@ -626,17 +512,17 @@ async function main(): Promise<void> {
   await sleep(500);
   const statusesBefore = await crStatuses(client, ns);
   api0 = await apiserverRequests(client);
-  apiCpu0 = cpuSec(cp.pids.apiServer) + cpuSec(cp.pids.etcd);
+  apiCpu0 = cpuSeconds(cp.pids.apiServer) + cpuSeconds(cp.pids.etcd);
   ctl = new ControllerProc(kubeconfig, ns, await freePort());
   log(`restart: controller pid ${ctl.pid}`);
   const warm = await waitSettled(ctl, deadline, async () => undefined);
-  const warmCpu = cpuSec(ctl.pid);
+  const warmCpu = cpuSeconds(ctl.pid);
   const warmQuiet = await waitQuiet(ctl, 3000, deadline);
   await sleep(500);
   api1 = await apiserverRequests(client);
   const warmApi = writesOf(delta(api0, api1));
-  const warmApiCpu = cpuSec(cp.pids.apiServer) + cpuSec(cp.pids.etcd) - apiCpu0;
-  const warmMem = memOf(ctl.pid);
+  const warmApiCpu = cpuSeconds(cp.pids.apiServer) + cpuSeconds(cp.pids.etcd) - apiCpu0;
+  const warmMem = memoryOf(ctl.pid);
   const statusChanges = diffStatuses(statusesBefore, await crStatuses(client, ns));
   result['restart'] = {
     cachesSyncedMs: Math.round(warm.readyMs),
@@ -732,7 +618,7 @@ main().then(
   () => process.exit(0),
   async (err: unknown) => {
     process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    for (const c of live) c.kill('SIGKILL');
+    killAllChildren();
     await cp?.stop();
     process.exit(1);
   },

@@ -9,6 +9,8 @@ import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import dnsPacket from 'dns-packet';
+import type { KubeApi } from '../src/kube/rest.ts';
+export { httpGet } from '../harness/control-plane.ts';
 
 export const ROOT = fileURLToPath(new URL('../', import.meta.url));
 export const MAIN = join(ROOT, 'src', 'main.ts');
@@ -36,14 +38,7 @@ export function makeTempDir(prefix: string): string {
 }
 
 function cleanupSync(): void {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  children.clear();
+  killAllChildren();
   if (!keepTemp) for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }
@@ -69,36 +64,107 @@ export function installCleanup(maxMs: number): void {
   deadline.unref();
 }
 
-/** Spawns `argv` pinned to `cpus` with taskset; output kept (last 64 KiB of each stream). */
-export function spawnPinned(cpus: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Tracked {
-  const child = spawn('taskset', ['-c', cpus, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
+/** A child process the library tracks: killed on exit, its output kept (last 64 KiB of each stream). */
+export interface Tracked {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  /** The command line, for messages. */
+  readonly command: string;
+  stdout: string;
+  stderr: string;
+  /** Both streams, interleaved as they arrived (last 64 KiB). */
+  output: string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  alive(): boolean;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** Spawns `argv`, under `taskset -c cpus` when `cpus` is given. */
+export function spawnTracked(argv: readonly string[], cpus?: string, env: NodeJS.ProcessEnv = process.env): Tracked {
+  const full = cpus === undefined ? [...argv] : ['taskset', '-c', cpus, ...argv];
+  const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
+  if (child.pid === undefined) throw new Error(`failed to spawn ${full[0]}`);
   children.add(child);
-  const tracked: Tracked = { child, stdout: '', stderr: '', exited: new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal }))) };
+  let gone = false;
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      gone = true;
+      children.delete(child);
+      resolve({ code, signal });
+    }),
+  );
   const keep = (s: string, add: string): string => (s.length + add.length > 65536 ? (s + add).slice(-65536) : s + add);
-  child.stdout?.on('data', (d: Buffer) => (tracked.stdout = keep(tracked.stdout, d.toString())));
-  child.stderr?.on('data', (d: Buffer) => (tracked.stderr = keep(tracked.stderr, d.toString())));
-  void tracked.exited.then(() => children.delete(child));
+  const tracked: Tracked = {
+    child,
+    pid: child.pid,
+    command: full.join(' '),
+    stdout: '',
+    stderr: '',
+    output: '',
+    exited,
+    alive: () => !gone,
+    async stop(graceMs = 5000) {
+      if (gone) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  child.stdout?.on('data', (d: Buffer) => {
+    tracked.stdout = keep(tracked.stdout, d.toString());
+    tracked.output = keep(tracked.output, d.toString());
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    tracked.stderr = keep(tracked.stderr, d.toString());
+    tracked.output = keep(tracked.output, d.toString());
+  });
   return tracked;
 }
 
-export interface Tracked {
-  readonly child: ChildProcess;
-  stdout: string;
-  stderr: string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+/** Spawns `argv` pinned to `cpus` with taskset. */
+export function spawnPinned(cpus: string, argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Tracked {
+  return spawnTracked(argv, cpus, env);
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone. */
-export async function stopProcess(t: Tracked, graceMs = 5000): Promise<void> {
-  if (t.child.exitCode !== null || t.child.signalCode !== null) return;
-  t.child.kill('SIGTERM');
-  const timer = setTimeout(() => t.child.kill('SIGKILL'), graceMs);
-  await t.exited;
-  clearTimeout(timer);
+export function stopProcess(t: Tracked, graceMs = 5000): Promise<void> {
+  return t.stop(graceMs);
+}
+
+/** Kills every tracked child now. */
+export function killAllChildren(): void {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  children.clear();
+}
+
+/** Pins every thread of `pid` to `cpus` (taskset -a -p); false when taskset failed. */
+export function pin(pid: number, cpus: string): boolean {
+  return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' }).status === 0;
 }
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      if (i >= items.length) return;
+      await fn(items[i]!, i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
 /** A loopback port free for both TCP and UDP right now. */
@@ -351,9 +417,14 @@ export async function startAndWait(name: ServerName, cfg: ServerConfig, probe: {
 // ---------------------------------------------------------------------------------------------
 // /proc readings.
 
-/** VmRSS and VmHWM in KiB. */
-export function memoryOf(pid: number): { rssKiB: number; hwmKiB: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+/** VmRSS and VmHWM in KiB (NaN when the process is gone). */
+export function memoryOf(pid: number | undefined): { rssKiB: number; hwmKiB: number } {
+  let status = '';
+  try {
+    status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  } catch {
+    // gone
+  }
   const field = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
   return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
 }
@@ -364,7 +435,8 @@ const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).s
  * CPU seconds (user + system, all threads) used so far by a process and its live descendants
  * (dubbo-dns --workers N runs a cluster: the primary forks the workers).
  */
-export function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
   const procs = new Map<number, { ppid: number; ticks: number }>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -573,6 +645,52 @@ export async function runDnsperf(o: PerfOptions): Promise<PerfResult> {
 // ---------------------------------------------------------------------------------------------
 // Stats and formatting.
 
+/** Nearest-rank percentile of an ascending array (Infinity stands for a timeout). */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
+  return sorted[rank - 1]!;
+}
+
+/** A latency distribution. */
+export interface Summary {
+  readonly n: number;
+  readonly timeouts: number;
+  readonly min: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly max: number;
+  readonly mean: number;
+}
+
+/** Timeouts (undefined) count as Infinity in the percentiles; the mean is over seen values only. */
+export function summarize(values: readonly (number | undefined)[]): Summary {
+  const seen = values.filter((v): v is number => v !== undefined);
+  const sorted = values.map((v) => v ?? Infinity).sort((a, b) => a - b);
+  return {
+    n: values.length,
+    timeouts: values.length - seen.length,
+    min: sorted[0] ?? NaN,
+    p50: percentile(sorted, 50),
+    p90: percentile(sorted, 90),
+    p99: percentile(sorted, 99),
+    max: sorted[sorted.length - 1] ?? NaN,
+    mean: seen.length === 0 ? NaN : seen.reduce((a, b) => a + b, 0) / seen.length,
+  };
+}
+
+/** Milliseconds with sensible digits; `timeout` for Infinity, `-` for NaN. */
+export function ms(v: number): string {
+  if (!Number.isFinite(v)) return Number.isNaN(v) ? '-' : 'timeout';
+  return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
+}
+
+/** KiB as MiB with one decimal; `-` when unknown. */
+export function mib(kib: number): string {
+  return Number.isFinite(kib) ? (kib / 1024).toFixed(1) : '-';
+}
+
 export function median(xs: readonly number[]): number {
   const s = [...xs].filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   if (s.length === 0) return NaN;
@@ -627,4 +745,46 @@ export function printUsageAndExit(scriptUrl: string): never {
   const header = lines.slice(0, lines.findIndex((l) => !l.startsWith('//')));
   process.stdout.write(`${header.map((l) => l.slice(3)).join('\n')}\n`);
   process.exit(0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API server and Prometheus text (the Kubernetes benches).
+
+/** Retries a write a few times on transient errors (the apiserver may throttle a burst). */
+export async function retry<T>(fn: () => Promise<T>, attempts = 5): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const status = (err as { status?: number }).status ?? 0;
+      if (i >= attempts || !(status === 0 || status === 429 || status >= 500 || status === 409)) throw err;
+      await sleep(100 * 2 ** i);
+    }
+  }
+}
+
+/** Lists a whole collection (paged). */
+export async function listAll(client: Pick<KubeApi, 'request'>, path: string, labelSelector?: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await client.request<{ items?: Record<string, unknown>[]; metadata?: { continue?: string } }>('GET', path, { query: { labelSelector, limit: 500, continue: cont } });
+    out.push(...(page.items ?? []));
+    cont = page.metadata?.continue || undefined;
+  } while (cont !== undefined);
+  return out;
+}
+
+/** Prometheus text -> samples. */
+export function parseProm(text: string): { name: string; labels: Record<string, string>; value: number }[] {
+  const out: { name: string; labels: Record<string, string>; value: number }[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (m === null) continue;
+    const labels: Record<string, string> = {};
+    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
 }

@@ -2,14 +2,13 @@
 // with the product's own desiredService/desiredSlices), a keep-alive server-side-apply client, a UDP
 // prober that polls for an address, child processes pinned with taskset, /proc readings, statistics.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
-import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import dnsPacket from 'dns-packet';
 import { serviceLabel } from '../src/dubbo/naming.ts';
-import { desiredService, desiredSlices, MAX_ENDPOINTS_PER_SLICE, type Manifest } from '../src/plan/desired.ts';
+import { bindSlice, desiredService, desiredSlices, MAX_ENDPOINTS_PER_SLICE, type Manifest } from '../src/plan/desired.ts';
 import type { DeclaredEndpoint, DeclaredService } from '../src/source/declared.ts';
+import { sleep } from './lib.ts';
 
 export const HOST = '127.0.0.1';
 
@@ -79,7 +78,7 @@ export function serviceManifest(b: BenchService): Manifest {
 
 /** The one slice of a service (endpoints <= 100). */
 export function sliceManifest(b: BenchService, svc: DeclaredService = b.svc): Manifest {
-  const slices = desiredSlices(svc, b.uid, []);
+  const slices = desiredSlices(svc, []).map((s) => bindSlice(s, b.uid));
   if (slices.length !== 1) throw new Error(`expected one slice for ${b.label}, got ${slices.length}`);
   return slices[0]!;
 }
@@ -169,17 +168,6 @@ export class Applier {
   }
 }
 
-/** Runs `fn` over `items` with at most `limit` in flight. */
-export async function pool<T>(items: readonly T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      await fn(items[i]!, i);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 
 // ---------------------------------------------------------------------------------------------
 // A UDP prober: one connected socket per server, queries matched by ID.
@@ -256,140 +244,4 @@ export class Prober {
   close(): void {
     this.#socket.close();
   }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Processes.
-
-const children = new Set<ChildProcess>();
-
-export function killAllChildren(): void {
-  for (const c of children) {
-    try {
-      c.kill('SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  children.clear();
-}
-
-export interface Child {
-  readonly child: ChildProcess;
-  readonly pid: number;
-  readonly command: string;
-  output: string;
-  readonly exited: Promise<void>;
-  alive(): boolean;
-  stop(graceMs?: number): Promise<void>;
-}
-
-/** Spawns argv (under `taskset -c cpus` when cpus is given); keeps the last 64 KiB of output. */
-export function spawnChild(argv: readonly string[], cpus: string | undefined, env: NodeJS.ProcessEnv = process.env): Child {
-  const full = cpus === undefined ? [...argv] : ['taskset', '-c', cpus, ...argv];
-  const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env });
-  children.add(child);
-  if (child.pid === undefined) throw new Error(`failed to spawn ${full[0]}`);
-  let exitedFlag = false;
-  const exited = new Promise<void>((resolve) =>
-    child.once('exit', () => {
-      exitedFlag = true;
-      children.delete(child);
-      resolve();
-    }),
-  );
-  const c: Child = {
-    child,
-    pid: child.pid,
-    command: full.join(' '),
-    output: '',
-    exited,
-    alive: () => !exitedFlag,
-    async stop(graceMs = 10_000) {
-      if (exitedFlag) return;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(t);
-    },
-  };
-  const keep = (d: Buffer): void => {
-    c.output = (c.output + d.toString()).slice(-65536);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  return c;
-}
-
-/** Pins every thread of `pid` to `cpus` (taskset -a -p); false when taskset failed. */
-export function pin(pid: number, cpus: string): boolean {
-  return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { encoding: 'utf8' }).status === 0;
-}
-
-/** VmRSS and VmHWM in KiB (NaN when unreadable). */
-export function memoryOf(pid: number): { rssKiB: number; hwmKiB: number } {
-  let status = '';
-  try {
-    status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  } catch {
-    // gone
-  }
-  const field = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// ---------------------------------------------------------------------------------------------
-// Statistics.
-
-/** Nearest-rank percentile of an ascending array (Infinity stands for a timeout). */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = Math.max(1, Math.ceil((p / 100) * sorted.length));
-  return sorted[rank - 1]!;
-}
-
-export interface Summary {
-  readonly n: number;
-  readonly timeouts: number;
-  readonly min: number;
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly mean: number;
-}
-
-/** Timeouts (undefined) count as Infinity in the percentiles; the mean is over seen changes only. */
-export function summarize(values: readonly (number | undefined)[]): Summary {
-  const seen = values.filter((v): v is number => v !== undefined);
-  const sorted = values.map((v) => v ?? Infinity).sort((a, b) => a - b);
-  return {
-    n: values.length,
-    timeouts: values.length - seen.length,
-    min: sorted[0] ?? NaN,
-    p50: percentile(sorted, 50),
-    p90: percentile(sorted, 90),
-    p99: percentile(sorted, 99),
-    max: sorted[sorted.length - 1] ?? NaN,
-    mean: seen.length === 0 ? NaN : seen.reduce((a, b) => a + b, 0) / seen.length,
-  };
-}
-
-export function ms(v: number): string {
-  if (!Number.isFinite(v)) return Number.isNaN(v) ? '-' : 'timeout';
-  return v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0);
-}
-
-export function mib(kib: number): string {
-  return Number.isFinite(kib) ? (kib / 1024).toFixed(1) : '-';
-}
-
-/** A plain text table, first column left-aligned, the rest right-aligned. */
-export function table(rows: readonly (readonly string[])[]): string {
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')).join('\n');
 }

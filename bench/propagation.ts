@@ -4,7 +4,7 @@
 // in the same run (goal: p99 <= 100 ms and no worse than CoreDNS). Memory of the DNS server with 10k
 // services x 10 endpoints, next to CoreDNS's for the same objects.")
 //
-//   1. latency: etcd + kube-apiserver (test/control-plane); --services managed Services with
+//   1. latency: etcd + kube-apiserver (harness/control-plane.ts); --services managed Services with
 //      --endpoints endpoints each (one EndpointSlice each), built by the product's own
 //      desiredService/desiredSlices and written by server-side apply (field manager `bench`).
 //      `dubbo-dns serve --kubernetes` and CoreDNS `kubernetes cluster.local { kubeconfig ... }`
@@ -25,36 +25,14 @@
 //     [--cpu-prof DIR] (dubbo-dns of the latency phase runs with node --cpu-prof; its output goes to
 //     DIR/dubbo-dns.log) [--node-flags '--trace-gc ...'] (more node flags for that dubbo-dns)
 
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus as osCpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startControlPlane, type ControlPlane } from '../test/control-plane/control-plane.ts';
-import {
-  Applier,
-  benchService,
-  CHANGED_BASE,
-  ipv4,
-  killAllChildren,
-  memoryOf,
-  mib,
-  ms,
-  pin,
-  pool,
-  Prober,
-  serviceManifest,
-  sleep,
-  sliceManifest,
-  spawnChild,
-  summarize,
-  table,
-  withAddress,
-  type BenchService,
-  type Child,
-  type Summary,
-} from './propagation-lib.ts';
-import { printUsageAndExit } from './lib.ts';
+import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
+import { Applier, benchService, CHANGED_BASE, ipv4, Prober, serviceManifest, sliceManifest, withAddress, type BenchService } from './propagation-lib.ts';
+import { killAllChildren, memoryOf, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, type Summary, type Tracked } from './lib.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = join(ROOT, 'src', 'main.ts');
@@ -144,7 +122,7 @@ setTimeout(
 
 interface DnsServer {
   readonly name: 'dubbo-dns' | 'coredns';
-  readonly proc: Child;
+  readonly proc: Tracked;
   readonly port: number;
   readonly prober: Prober;
   /** The A name of benchmark service `b` on this server. */
@@ -181,7 +159,7 @@ async function startDubboDns(kubeconfig: string, namespace: string, profDir: str
   const nodeFlags = [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), ...values['node-flags'].split(' ').filter((f) => f !== '')];
   const httpPort = await freeUdpTcpPort();
   const argv = [NODE, ...nodeFlags, MAIN, 'serve', '--kubernetes', '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', 'warn', '--guard-grace', '0', '--sync-timeout', '600', '--lameduck', '0'];
-  const proc = spawnChild(argv, SERVER_CPUS);
+  const proc = spawnTracked(argv, SERVER_CPUS);
   return { name: 'dubbo-dns', proc, port, httpPort, prober: new Prober(port), nameOf: (b) => `${b.label}.${namespace}.dubbo.internal.`, startedAt: performance.now() };
 }
 
@@ -192,7 +170,7 @@ async function startCoreDns(kubeconfig: string, namespace: string): Promise<DnsS
   const corefile = join(dir, 'Corefile');
   // kubernetes plugin only: no cache, no log, no errors (the same work as dubbo-dns: watch + answer).
   writeFileSync(corefile, `cluster.local:${port} {\n    bind 127.0.0.1\n    kubernetes cluster.local {\n        kubeconfig ${kubeconfig}\n    }\n}\n`);
-  const proc = spawnChild([COREDNS_BIN, '-conf', corefile, '-quiet'], SERVER_CPUS);
+  const proc = spawnTracked([COREDNS_BIN, '-conf', corefile, '-quiet'], SERVER_CPUS);
   return { name: 'coredns', proc, port, prober: new Prober(port), nameOf: (b) => `${b.label}.${namespace}.svc.cluster.local.`, startedAt: performance.now() };
 }
 
@@ -466,12 +444,14 @@ async function main(): Promise<void> {
     out.push('');
     out.push(`EndpointSlice write ack -> new A answer on the wire; ${l.changes} changes (+${l.warmup} warm-up), ${l.services} services x ${l.endpoints} endpoints = ${l.services * l.endpoints} endpoints; poll every ${INTERVAL} ms`);
     out.push(
-      table([
+      table(
         ['server', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'mean ms', 'timeouts', 'RSS MiB'],
+        [
         ['dubbo-dns', ms(l.dubbo.p50), ms(l.dubbo.p90), ms(l.dubbo.p99), ms(l.dubbo.max), ms(l.dubbo.mean), String(l.dubbo.timeouts), mib(l.memory.dubbo.rssKiB)],
         ['coredns kubernetes', ms(l.coredns.p50), ms(l.coredns.p90), ms(l.coredns.p99), ms(l.coredns.max), ms(l.coredns.mean), String(l.coredns.timeouts), mib(l.memory.coredns.rssKiB)],
         ['(apiserver write ack)', ms(l.apiserverAck.p50), ms(l.apiserverAck.p90), ms(l.apiserverAck.p99), ms(l.apiserverAck.max), ms(l.apiserverAck.mean), '', ''],
-      ]),
+        ],
+      ),
     );
     if (l.memory.dubbo.heap !== undefined) out.push(`dubbo-dns after the changes: V8 heap used ${mib(l.memory.dubbo.heap.heapUsedKiB)} MiB of ${mib(l.memory.dubbo.heap.heapTotalKiB)} MiB, external ${mib(l.memory.dubbo.heap.externalKiB)} MiB`);
     out.push(`ratio dubbo-dns/CoreDNS: p50 ${l.ratioP50.toFixed(2)}, p99 ${l.ratioP99.toFixed(2)}; goal p99 <= 100 ms: ${l.dubbo.p99 <= 100 ? 'met' : 'MISSED'}; no worse than CoreDNS (p99): ${l.dubbo.p99 <= l.coredns.p99 ? 'yes' : 'NO'}`);
@@ -482,11 +462,13 @@ async function main(): Promise<void> {
     out.push('');
     out.push(`memory, ${m.services} services x ${m.endpoints} endpoints (fresh start, after sync + ${SETTLE} ms)${m.createdObjects > 0 ? `; created ${m.createdObjects} more objects in ${(m.createMs / 1000).toFixed(1)} s` : ''}`);
     out.push(
-      table([
+      table(
         ['server', 'VmRSS MiB', 'VmHWM MiB', 'sync s'],
+        [
         ['dubbo-dns', mib(m.dubbo.rssKiB), mib(m.dubbo.hwmKiB), (m.syncMs.dubbo / 1000).toFixed(1)],
         ['coredns kubernetes', mib(m.coredns.rssKiB), mib(m.coredns.hwmKiB), (m.syncMs.coredns / 1000).toFixed(1)],
-      ]),
+        ],
+      ),
     );
     if (m.dubbo.heap !== undefined) out.push(`dubbo-dns V8 heap used ${mib(m.dubbo.heap.heapUsedKiB)} MiB of ${mib(m.dubbo.heap.heapTotalKiB)} MiB, external ${mib(m.dubbo.heap.externalKiB)} MiB`);
     out.push(`ratio dubbo-dns/CoreDNS: VmRSS ${(m.dubbo.rssKiB / m.coredns.rssKiB).toFixed(2)}, VmHWM ${(m.dubbo.hwmKiB / m.coredns.hwmKiB).toFixed(2)}`);

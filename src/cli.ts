@@ -9,7 +9,7 @@ import { KubeClient } from './kube/rest.ts';
 import { parseAddressList, parseCidrList, parseHostPortList, type AddressFilter } from './config/cidr.ts';
 import { usableCpus } from './config/usable-cpus.ts';
 import { createLogger, type Logger } from './observability/logger.ts';
-import { VERSION } from './version.ts';
+import { VERSION } from './observability/version.ts';
 
 // Wiring only: flags (each with an environment variable, docs/cli.md), then the command.
 
@@ -31,27 +31,58 @@ const logLevelOption = (): Option => env(new Option('--log-level <level>', 'log 
 const groupOption = (): Option => env(new Option('--group <group>', 'Dubbo group'), 'GROUP');
 const versionOption = (): Option => env(new Option('--version <version>', 'Dubbo version'), 'VERSION');
 
-/** SIGTERM/SIGINT: stop gracefully, then exit 0 (1 if stopping failed). */
-function stopOnSignal(log: Logger, stop: () => Promise<void>): void {
+/**
+ * Runs a long-running command until SIGTERM/SIGINT, then stops it gracefully and exits 0 (1 if
+ * stopping failed). A signal during start-up abandons the start-up (it may be waiting for an API
+ * server that never answers) instead of waiting for it. Resolves with the running command, or
+ * undefined when a signal came first.
+ */
+async function runUntilSignal<T extends { stop(): Promise<void> }>(log: Logger, start: (signal: AbortSignal) => Promise<T>, handleSignals = true): Promise<T | undefined> {
+  const abort = new AbortController();
+  const starting = start(abort.signal);
   const onSignal = (signal: string): void => {
     log.info({ signal }, 'shutting down');
-    stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
+    abort.abort();
+    starting
+      .then(
+        (running) => running.stop(),
+        (err: unknown) => {
+          if (!isAbort(err)) throw err;
+        },
+      )
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
   };
-  process.once('SIGTERM', () => onSignal('SIGTERM'));
-  process.once('SIGINT', () => onSignal('SIGINT'));
+  if (handleSignals) {
+    process.once('SIGTERM', () => onSignal('SIGTERM'));
+    process.once('SIGINT', () => onSignal('SIGINT'));
+  }
+  try {
+    return await starting;
+  } catch (err) {
+    if (abort.signal.aborted && isAbort(err)) return undefined;
+    throw err;
+  }
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && err.name === 'AbortError';
+}
+
+/** Where commands print, and a hook for tests that run `serve` in-process. */
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  onServe?: (s: RunningServe) => void;
 }
 
 /** Builds the `dubbo-dns` program. `out`/`err` are where commands print (tests pass buffers). */
-export function program(io: { out: (s: string) => void; err: (s: string) => void; onServe?: (s: RunningServe) => void } = {
-  out: (s) => process.stdout.write(s),
-  err: (s) => process.stderr.write(s),
-}): Command {
+export function program(io: Io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) }): Command {
   const root = new Command('dubbo-dns')
     .description('Authoritative DNS for Apache Dubbo providers, and the Kubernetes controller that publishes them')
     .version(VERSION, '-V, --version', 'print the version and exit')
@@ -60,13 +91,21 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();
+  serveCommand(root, io);
+  controllerCommand(root);
+  nameCommand(root, io);
+  lookupCommand(root, io);
+  return root;
+}
 
-  root
+/** serve: answer DNS from a registry file or the cluster. */
+function serveCommand(parent: Command, io: Io): void {
+  parent
     .command('serve')
     .description('answer DNS for the zone from a registry file (docs/registry-file.md) or from the cluster (--kubernetes)')
     .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON), reloaded on change'), 'REGISTRY'))
     .addOption(env(new Option('--kubernetes', 'serve the managed Services and EndpointSlices of the cluster'), 'KUBERNETES'))
-    .addOption(env(new Option('--kubeconfig <file>', 'with --kubernetes: kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
+    .addOption(env(new Option('--kubeconfig <file>', 'with --kubernetes: kubeconfig (default: KUBECONFIG, else ~/.kube/config, else in-cluster)'), 'KUBECONFIG'))
     .addOption(env(new Option('--namespace <ns,...>', 'with --kubernetes: only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
     .addOption(env(new Option('--snapshot <file>', 'with --kubernetes: last-known-good data, served at start when the API server is unreachable'), 'SNAPSHOT'))
     .addOption(
@@ -103,59 +142,66 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
       env(new Option('--lameduck <seconds>', 'on SIGTERM: /readyz turns 503 at once, DNS keeps answering this long, then drains and exits').default(5).argParser(integerIn(0, 300)), 'LAMEDUCK'),
     )
     .addOption(logLevelOption())
-    .action(async (opts: {
-      registry?: string;
-      kubernetes?: boolean;
-      kubeconfig?: string;
-      namespace?: string[];
-      snapshot?: string;
-      syncTimeout: number;
-      guardGrace: number;
-      guardMaxDrop: number;
-      zone: string;
-      listen: HostPort;
-      httpListen?: HostPort;
-      ttl: number;
-      maxUdpSize: number;
-      nameserverAddress?: string[];
-      allowTransfer?: AddressFilter;
-      notify?: HostPort[];
-      tcpIdleTimeout: number;
-      maxTcpConnections: number;
-      workers: number;
-      lameduck: number;
-      logLevel: string;
-    }) => {
-      if ((opts.registry === undefined) === (opts.kubernetes !== true)) {
-        throw new UsageError('serve needs exactly one of --registry FILE and --kubernetes');
-      }
-      if (opts.kubernetes !== true && (opts.snapshot !== undefined || opts.namespace !== undefined || opts.kubeconfig !== undefined)) {
-        throw new UsageError('--snapshot, --namespace and --kubeconfig go with --kubernetes');
-      }
-      const log = createLogger({ level: opts.logLevel });
-      const kubernetes =
-        opts.kubernetes === true
-          ? {
-              client: new KubeClient(loadKubeConfig(opts.kubeconfig)),
-              namespaces: opts.namespace,
-              snapshot: opts.snapshot,
-              syncTimeoutMs: opts.syncTimeout * 1000,
-              guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
-            }
-          : undefined;
-      // Handlers go in before start-up, so a SIGTERM during it still ends in a clean exit 0; in a
-      // cluster the primary stops the workers, and a worker ignores signals meant for the group.
-      const starting = serve({ ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 }, log);
-      if (!cluster.isWorker) stopOnSignal(log, async () => (await starting).stop());
-      const running = await starting;
-      io.onServe?.(running);
-    });
+    .action((opts: ServeFlags) => serveAction(opts, io));
+}
 
-  root
+/** The flags of `serve`, parsed. */
+interface ServeFlags {
+  registry?: string;
+  kubernetes?: boolean;
+  kubeconfig?: string;
+  namespace?: string[];
+  snapshot?: string;
+  syncTimeout: number;
+  guardGrace: number;
+  guardMaxDrop: number;
+  zone: string;
+  listen: HostPort;
+  httpListen?: HostPort;
+  ttl: number;
+  maxUdpSize: number;
+  nameserverAddress?: string[];
+  allowTransfer?: AddressFilter;
+  notify?: HostPort[];
+  tcpIdleTimeout: number;
+  maxTcpConnections: number;
+  workers: number;
+  lameduck: number;
+  logLevel: string;
+}
+
+/** `serve`: checks the flag combination, then runs until a signal. */
+async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
+  if ((opts.registry === undefined) === (opts.kubernetes !== true)) {
+    throw new UsageError('serve needs exactly one of --registry FILE and --kubernetes');
+  }
+  if (opts.kubernetes !== true && (opts.snapshot !== undefined || opts.namespace !== undefined || opts.kubeconfig !== undefined)) {
+    throw new UsageError('--snapshot, --namespace and --kubeconfig go with --kubernetes');
+  }
+  const log = createLogger({ level: opts.logLevel });
+  const kubernetes =
+    opts.kubernetes === true
+      ? {
+          client: new KubeClient(loadKubeConfig(opts.kubeconfig)),
+          namespaces: opts.namespace,
+          snapshot: opts.snapshot,
+          syncTimeoutMs: opts.syncTimeout * 1000,
+          guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
+        }
+      : undefined;
+  // In a cluster the primary stops the workers, and a worker ignores signals meant for the group.
+  const settings = { ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 };
+  const running = await runUntilSignal(log, (signal) => serve(settings, log, signal), !cluster.isWorker);
+  if (running !== undefined) io.onServe?.(running);
+}
+
+/** controller: keep the managed Services and EndpointSlices. */
+function controllerCommand(parent: Command): void {
+  parent
     .command('controller')
     .description('keep a managed Service and EndpointSlices for every Dubbo service key (DubboService resources, dubbo-go pods)')
     .addOption(env(new Option('--namespace <ns,...>', 'watch only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
-    .addOption(env(new Option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, in-cluster, ~/.kube/config)'), 'KUBECONFIG'))
+    .addOption(env(new Option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, else ~/.kube/config, else in-cluster)'), 'KUBECONFIG'))
     .addOption(env(new Option('--leader-elect', 'elect a leader on a Lease so only one replica writes'), 'LEADER_ELECT'))
     .addOption(env(new Option('--lease-namespace <ns>', 'namespace of the Lease').default(process.env['POD_NAMESPACE'] ?? 'dubbo-dns').argParser(parseNamespace), 'LEASE_NAMESPACE'))
     .addOption(env(new Option('--lease-name <name>', 'name of the Lease').default('dubbo-dns-controller'), 'LEASE_NAME'))
@@ -170,12 +216,14 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .addOption(logLevelOption())
     .action(async (opts: { namespace?: string[]; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
-      const starting = runController({ ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() }, log);
-      stopOnSignal(log, async () => (await starting).stop());
-      await starting;
+      const settings = { ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() };
+      await runUntilSignal(log, (signal) => runController(settings, log, signal));
     });
+}
 
-  root
+/** name: print the DNS names of a key. */
+function nameCommand(parent: Command, io: Io): void {
+  parent
     .command('name')
     .description('print the DNS names of a Dubbo service key (docs/naming.md, docs/records.md)')
     .argument('<interface>', 'Java interface name, e.g. org.apache.dubbo.demo.DemoService')
@@ -188,8 +236,11 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
     .action((iface: string, opts: { group?: string; version?: string; namespace: string; zone: string; protocol?: string; json?: boolean }) => {
       io.out(formatNames(iface, { ...opts, json: opts.json === true }));
     });
+}
 
-  root
+/** lookup: resolve a key and print its provider URLs. */
+function lookupCommand(parent: Command, io: Io): void {
+  parent
     .command('lookup')
     .description('resolve a Dubbo service key and print its provider URLs (exit 2: no ready provider, 3: no such service)')
     .argument('<interface>', 'Java interface name')
@@ -216,5 +267,4 @@ export function program(io: { out: (s: string) => void; err: (s: string) => void
           return;
       }
     });
-  return root;
 }

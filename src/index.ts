@@ -5,4 +5,4 @@ export { serviceHash, serviceLabel, serviceNames, endpointLabel, normalizeZone, 
 export { serviceKey, formatServiceKey, type ServiceKey } from './dubbo/service-key.ts';
 export { parseProviderUrl, formatProviderUrl, ProviderUrlError, type ProviderUrl } from './dubbo/provider-url.ts';
 export { parseTxt } from './dubbo/metadata.ts';
-export { VERSION } from './version.ts';
+export { VERSION } from './observability/version.ts';

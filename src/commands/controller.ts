@@ -25,7 +25,7 @@ export interface ControllerCommandOptions {
   readonly workers: number;
 }
 
-/** Loads credentials: `--kubeconfig`/KUBECONFIG, else in-cluster, else ~/.kube/config. */
+/** Loads credentials: `--kubeconfig`, else KUBECONFIG, else ~/.kube/config when it exists, else in-cluster (client-node's order). */
 export function loadKubeConfig(file: string | undefined): KubeConfig {
   const kc = new KubeConfig();
   if (file !== undefined) kc.loadFromFile(file);
@@ -39,8 +39,8 @@ export interface RunningController {
   stop(): Promise<void>;
 }
 
-/** Starts the controller and its HTTP endpoints. */
-export async function runController(options: ControllerCommandOptions, log: Logger): Promise<RunningController> {
+/** Starts the controller and its HTTP endpoints; `signal` abandons the start-up (SIGTERM while waiting for the API server). */
+export async function runController(options: ControllerCommandOptions, log: Logger, signal?: AbortSignal): Promise<RunningController> {
   const client = new KubeClient(loadKubeConfig(options.kubeconfig));
   const controller = new Controller({
     client,
@@ -68,14 +68,19 @@ export async function runController(options: ControllerCommandOptions, log: Logg
     );
   }
   log.info({ server: client.server, namespaces: describeScope(options.namespaces), leaderElect: options.leaderElect, identity: options.identity }, 'controller starting');
-  await controller.start();
+  try {
+    await controller.start(signal);
+  } catch (err) {
+    await closeHttp(http);
+    throw err;
+  }
   const a = http?.address();
   log.info({ http: typeof a === 'object' && a !== null ? `${a.address}:${a.port}` : undefined }, 'controller started');
   return {
     controller,
     async stop() {
       await controller.stop();
-      await new Promise<void>((resolve) => (http === undefined ? resolve() : http.close(() => resolve())));
+      await closeHttp(http);
       log.info('controller stopped');
     },
   };
@@ -84,4 +89,8 @@ export async function runController(options: ControllerCommandOptions, log: Logg
 /** Default identity for leader election: the pod name (HOSTNAME) plus the pid. */
 export function defaultIdentity(): string {
   return `${process.env['POD_NAME'] ?? hostname()}_${process.pid}`;
+}
+
+function closeHttp(http: Server | undefined): Promise<void> {
+  return new Promise((resolve) => (http === undefined ? resolve() : http.close(() => resolve())));
 }

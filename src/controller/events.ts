@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { KubeClient } from '../kube/rest.ts';
+import type { KubeApi } from '../kube/rest.ts';
 
 /** The object an Event is about. */
 export interface InvolvedObject {
@@ -12,14 +12,17 @@ export interface InvolvedObject {
 
 /** Records core/v1 Events, dropping repeats of the same event within a window (a small spam filter). */
 export class EventRecorder {
-  readonly #client: KubeClient;
+  readonly #client: Pick<KubeApi, 'request'>;
   readonly #log: Logger;
   readonly #component: string;
   readonly #recent = new Map<string, number>();
   readonly #windowMs: number;
+  readonly #mayWrite: () => boolean;
 
-  constructor(client: KubeClient, log: Logger, component = 'dubbo-dns-controller', windowMs = 10 * 60_000) {
+  /** `mayWrite` is asked before each Event is sent (only the leader writes). */
+  constructor(client: Pick<KubeApi, 'request'>, log: Logger, mayWrite: () => boolean = () => true, component = 'dubbo-dns-controller', windowMs = 10 * 60_000) {
     this.#client = client;
+    this.#mayWrite = mayWrite;
     this.#log = log;
     this.#component = component;
     this.#windowMs = windowMs;
@@ -27,6 +30,7 @@ export class EventRecorder {
 
   /** Records an event; failures are logged, never thrown (an Event is never worth a failed reconcile). */
   async record(object: InvolvedObject, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    if (!this.#mayWrite()) return;
     const id = `${object.uid}|${type}|${reason}|${message}`;
     const now = Date.now();
     const last = this.#recent.get(id);

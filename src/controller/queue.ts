@@ -1,11 +1,14 @@
+import { systemClock, type Clock, type Timer } from '../time/clock.ts';
+
 // A work queue of keys (client-go workqueue semantics): adding a key that is already
 // waiting merges with it; a key being processed is not handed out again until done, and if it was
 // added meanwhile it runs once more after; failures back off per key, exponentially.
 
-/** Per-key backoff bounds (ms). */
+/** Per-key backoff bounds (ms), and the clock delays run on. */
 export interface QueueOptions {
   readonly baseDelayMs: number;
   readonly maxDelayMs: number;
+  readonly clock?: Clock;
 }
 
 /** The outcome of processing a key. */
@@ -19,13 +22,15 @@ export class KeyQueue {
   readonly #processing = new Set<string>();
   readonly #dirty = new Set<string>();
   readonly #failures = new Map<string, number>();
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #timers = new Map<string, Timer>();
+  readonly #clock: Clock;
   readonly #due = new Map<string, number>();
   #wakeups: (() => void)[] = [];
   #closed = false;
 
   constructor(options: QueueOptions = { baseDelayMs: 5, maxDelayMs: 300_000 }) {
     this.#opts = options;
+    this.#clock = options.clock ?? systemClock;
   }
 
   /** Keys waiting or being processed. */
@@ -48,16 +53,15 @@ export class KeyQueue {
 
   /** Adds a key after a delay; when one is already pending, the earlier of the two wins (no starvation). */
   addAfter(key: string, ms: number): void {
-    const due = Date.now() + ms;
+    const due = this.#clock.now() + ms;
     const pending = this.#due.get(key);
     if (pending !== undefined && pending <= due) return;
-    clearTimeout(this.#timers.get(key));
-    const timer = setTimeout(() => {
+    this.#clock.clearTimeout(this.#timers.get(key));
+    const timer = this.#clock.setTimeout(() => {
       this.#timers.delete(key);
       this.#due.delete(key);
       this.add(key);
     }, ms);
-    timer.unref();
     this.#timers.set(key, timer);
     this.#due.set(key, due);
   }
@@ -98,7 +102,7 @@ export class KeyQueue {
   /** Stops handing out keys; waiting workers get undefined. */
   close(): void {
     this.#closed = true;
-    for (const t of this.#timers.values()) clearTimeout(t);
+    for (const t of this.#timers.values()) this.#clock.clearTimeout(t);
     this.#timers.clear();
     this.#due.clear();
     for (const w of this.#wakeups.splice(0)) w();

@@ -1,6 +1,7 @@
 import { lookup } from './answer/lookup.ts';
 import type { ZoneHolder } from './index/zone-holder.ts';
-import { QTYPE, RCODE } from './wire/codes.ts';
+import type { Freshness } from './index/zone-data.ts';
+import { EDE, QTYPE, RCODE } from './wire/codes.ts';
 import { soaOnly, transferMessages } from './wire/transfer.ts';
 import { parseQuery } from './wire/parse-query.ts';
 import { respond, respondBare, TCP_SIZE, udpLimit, type ResponseContext } from './wire/respond.ts';
@@ -20,8 +21,8 @@ export interface HandlerOptions {
   readonly maxUdpSize: number;
   /** Whether a client address may transfer the zone (`--allow-transfer`); none by default. */
   readonly allowTransfer?: (address: string) => boolean;
-  /** RFC 8914 EDE to attach while the data is stale (Kubernetes source); undefined when fresh. */
-  readonly ede?: () => ResponseContext['ede'];
+  /** How current the data is: while stale, EDNS answers carry the RFC 8914 Stale Answer EDE. */
+  readonly freshness?: () => Freshness;
 }
 
 /**
@@ -55,7 +56,7 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
         const ctx: ResponseContext = {
           limit: transport === 'udp' ? udpLimit(query, options.maxUdpSize) : TCP_SIZE,
           udpSize: options.maxUdpSize,
-          ede: options.ede?.(),
+          ede: staleAnswer(options.freshness?.()),
         };
         const response = respond(packet, query, result, index, ctx);
         const truncated = (response[2]! & 0x02) !== 0;
@@ -78,6 +79,12 @@ export function createHandler(holder: ZoneHolder, options: HandlerOptions, obser
     return messages;
   };
   return Object.assign(handle, { transfer });
+}
+
+/** RFC 8914 §4.4 Stale Answer, while the data may be behind. */
+function staleAnswer(freshness: Freshness | undefined): ResponseContext['ede'] {
+  if (freshness?.stale !== true) return undefined;
+  return { code: EDE.STALE_ANSWER, text: `data as of ${new Date(freshness.asOf).toISOString()}` };
 }
 
 /** The handler: answers one message; `transfer` answers an allowed AXFR/IXFR over TCP. */

@@ -71,6 +71,7 @@ export class Notifier {
           this.#log.info({ target: `${target.host}:${target.port}`, serial, attempt }, 'secondary notified');
           return;
         }
+        this.#log.debug({ target: `${target.host}:${target.port}`, serial, attempt }, 'NOTIFY not answered yet');
       }
       this.#log.warn({ target: `${target.host}:${target.port}`, serial, attempts: this.#opts.attempts }, 'secondary did not answer NOTIFY');
     } finally {

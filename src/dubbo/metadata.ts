@@ -14,6 +14,34 @@ export function isSecretKey(key: string): boolean {
   return k === 'token' || k.endsWith('.token') || k.includes('password') || k.includes('secret');
 }
 
+/** Dubbo's default provider `weight`, and the SRV weight field's range (RFC 2782). */
+export const DEFAULT_WEIGHT = 100;
+
+/** True for a weight an SRV record can carry: an integer 0-65535. */
+export function isWeight(value: unknown): value is number {
+  return typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= 65535;
+}
+
+/** The SRV weight of a provider from its Dubbo `weight` parameter; the default when absent or out of range. */
+export function weightOf(params: Readonly<Record<string, string>>): number {
+  const w = params['weight'] === undefined ? DEFAULT_WEIGHT : Number(params['weight']);
+  return isWeight(w) ? w : DEFAULT_WEIGHT;
+}
+
+/**
+ * The parameters every provider of a service has with the same value: the service-wide metadata.
+ * With no provider, the declared ones.
+ */
+export function sharedParams(declared: Readonly<Record<string, string>>, providers: readonly { readonly params: Readonly<Record<string, string>> }[]): Record<string, string> {
+  const first = providers[0];
+  if (first === undefined) return { ...declared };
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(first.params)) {
+    if (providers.every((e) => e.params[k] === v)) out[k] = v;
+  }
+  return out;
+}
+
 /** Parameters that describe one instance, so they never go into the service-wide record. */
 const INSTANCE_ONLY = new Set(['weight', 'warmup', 'timestamp', 'pid', 'pod', 'zone', 'anyhost', 'bind.ip', 'bind.port', 'register.ip']);
 /** The instance keys (docs/records.md); other instance parameters go in only when they differ from the service's. */

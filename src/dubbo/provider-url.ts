@@ -1,4 +1,3 @@
-import ipaddr from 'ipaddr.js';
 import { serviceKey, type ServiceKey } from './service-key.ts';
 
 /** One Dubbo provider, as a provider URL describes it. */
@@ -60,11 +59,6 @@ export function parseProviderUrl(text: string): ProviderUrl {
   const iface = params['interface'] ?? path;
   if (iface === '') throw new ProviderUrlError(`provider URL names no interface (path or interface=): ${text}`);
   return { protocol, host, port, key: serviceKey(iface, params['group'], params['version']), params };
-}
-
-/** True when `host` is an IPv4 or IPv6 address (not a host name). */
-export function isIpAddress(host: string): boolean {
-  return ipaddr.isValid(host);
 }
 
 /**

@@ -1,9 +1,12 @@
-import { decodeDubboGoAnnotation, DUBBO_GO_ANNOTATION } from '../source/dubbo-go-annotation.ts';
-import { portSignature } from '../plan/desired.ts';
-import * as L from './labels.ts';
-import type { Condition, DubboServiceView, ManagedServiceView, ManagedSliceView, PodView } from './views.ts';
+import ipaddr from 'ipaddr.js';
+import { keyOf } from '../contracts/annotations.ts';
+import { validateDubboServiceSpec } from '../contracts/dubbo-service.ts';
+import * as L from '../contracts/labels.ts';
+import { decodeDubboGoAnnotation, DUBBO_GO_ANNOTATION } from '../dubbo/dubbo-go-annotation.ts';
+import type { Condition, DubboServiceView, PodView, ServiceView, SliceEndpoint, SliceView } from './views.ts';
 
-// Raw API objects -> the slim views the caches keep (see views.ts for why each field is there).
+// Raw API objects -> the slim views the stores keep (views.ts says why each field is there). Every
+// decoding happens here, once per change of an object.
 
 type Obj = Record<string, unknown>;
 interface Meta {
@@ -21,7 +24,7 @@ function meta(o: Obj): Meta {
   return (o['metadata'] ?? {}) as Meta;
 }
 
-/** Pod -> PodView; the dubbo-go annotation is decoded here, once per change. */
+/** Pod -> PodView; the dubbo-go annotation is decoded here. */
 export function projectPod(o: Obj): PodView {
   const m = meta(o);
   const spec = (o['spec'] ?? {}) as { hostname?: string; nodeName?: string };
@@ -53,18 +56,19 @@ export function projectPod(o: Obj): PodView {
   };
 }
 
-/** DubboService -> DubboServiceView. */
+/** DubboService -> DubboServiceView; the spec is validated here. */
 export function projectDubboService(o: Obj): DubboServiceView {
   const m = meta(o);
-  const status = (o['status'] ?? {}) as { conditions?: Condition[]; observedGeneration?: number };
+  const status = (o['status'] ?? {}) as { conditions?: Condition[] };
+  const checked = validateDubboServiceSpec(o['spec']);
   return {
     namespace: m.namespace ?? '',
     name: m.name ?? '',
     uid: m.uid ?? '',
     generation: m.generation ?? 0,
-    spec: o['spec'],
+    spec: checked.ok ? checked.spec : undefined,
+    problems: checked.ok ? undefined : checked.problems,
     conditions: status.conditions ?? [],
-    observedGeneration: status.observedGeneration,
     statusDigest: statusDigest(o['status']),
   };
 }
@@ -87,38 +91,48 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-/** Managed Service -> view. */
-export function projectManagedService(o: Obj): ManagedServiceView | undefined {
+/** Service -> view: a managed one in full, any other by name only. */
+export function projectService(o: Obj): ServiceView {
   const m = meta(o);
-  if (m.labels?.[L.MANAGED_BY_LABEL] !== L.MANAGED_BY_VALUE) return undefined;
-  const keep = [L.INTERFACE_ANNOTATION, L.GROUP_ANNOTATION, L.VERSION_ANNOTATION, L.PROTOCOL_ANNOTATION, L.METADATA_ANNOTATION, L.DESIRED_HASH_ANNOTATION, L.ORPHANED_SINCE_ANNOTATION];
-  const annotations: Record<string, string> = {};
-  for (const k of keep) {
-    const v = m.annotations?.[k];
-    if (v !== undefined) annotations[k] = v;
-  }
+  const a = m.annotations ?? {};
+  const managed = m.labels?.[L.MANAGED_BY_LABEL] === L.MANAGED_BY_VALUE;
   return {
     namespace: m.namespace ?? '',
     name: m.name ?? '',
     uid: m.uid ?? '',
-    annotations,
-    ownerUids: (m.ownerReferences ?? []).filter((r) => r.kind === 'DubboService').map((r) => r.uid ?? ''),
+    managed,
+    key: managed ? keyOf(a) : undefined,
+    protocol: managed ? (a[L.PROTOCOL_ANNOTATION] ?? 'dubbo') : '',
+    params: managed ? a[L.METADATA_ANNOTATION] : undefined,
+    desiredHash: managed ? a[L.DESIRED_HASH_ANNOTATION] : undefined,
+    orphanedSince: managed ? a[L.ORPHANED_SINCE_ANNOTATION] : undefined,
+    ownerUids: managed ? (m.ownerReferences ?? []).filter((r) => r.kind === 'DubboService').map((r) => r.uid ?? '') : [],
   };
 }
 
-/** Managed EndpointSlice -> view. */
-export function projectManagedSlice(o: Obj): ManagedSliceView | undefined {
+/** Managed EndpointSlice -> view; undefined for any other slice. */
+export function projectSlice(o: Obj): SliceView | undefined {
   const m = meta(o);
-  if (m.labels?.[L.SLICE_MANAGED_BY_LABEL] !== L.SLICE_MANAGED_BY_VALUE) return undefined;
-  const endpoints = (o['endpoints'] ?? []) as { addresses?: string[] }[];
-  const ports = (o['ports'] ?? []) as { name?: string; port?: number }[];
+  const serviceName = m.labels?.[L.SLICE_SERVICE_LABEL];
+  if (serviceName === undefined || m.labels?.[L.SLICE_MANAGED_BY_LABEL] !== L.SLICE_MANAGED_BY_VALUE) return undefined;
+  const ports = ((o['ports'] ?? []) as { name?: unknown; port?: unknown }[])
+    .filter((p) => typeof p.name === 'string' && typeof p.port === 'number')
+    .map((p) => ({ name: p.name as string, port: p.port as number }));
+  const endpoints: SliceEndpoint[] = [];
+  for (const e of (o['endpoints'] ?? []) as { addresses?: string[]; conditions?: { ready?: boolean | null }; hostname?: string }[]) {
+    const address = e.addresses?.[0];
+    if (address === undefined || !ipaddr.isValid(address)) continue;
+    // EndpointSlice API: a nil `ready` means ready.
+    endpoints.push({ address: ipaddr.parse(address).toString(), ready: e.conditions?.ready !== false, hostname: e.hostname });
+  }
   return {
     namespace: m.namespace ?? '',
     name: m.name ?? '',
-    serviceName: m.labels?.[L.SLICE_SERVICE_LABEL] ?? '',
+    serviceName,
     addressType: typeof o['addressType'] === 'string' ? o['addressType'] : '',
-    addresses: endpoints.map((e) => e.addresses?.[0] ?? '').filter((a) => a !== ''),
-    ports: portSignature(ports),
+    ports,
+    endpoints,
+    endpointParams: m.annotations?.[L.ENDPOINTS_ANNOTATION],
     desiredHash: m.annotations?.[L.DESIRED_HASH_ANNOTATION],
   };
 }

@@ -1,29 +1,30 @@
 import type { Logger } from 'pino';
-import { KubeError, type KubeClient } from './rest.ts';
+import { systemClock, sleep, type Clock } from '../time/clock.ts';
+import { KubeError, type KubeApi } from './rest.ts';
+import { objectKey, type Store } from './store.ts';
 
-// List + watch of one collection into a map of slim projections, for as long as it runs: a watch
+// List + watch of one collection into a store of slim projections, for as long as it runs: a watch
 // that ends is resumed from the last resourceVersion, an error restarts with capped, jittered
 // backoff, and 410 Gone (or an expired resourceVersion) relists. A relist replaces the state only
-// once it has completed, and reports the differences as changes (docs/architecture.md). resourceVersions are
-// opaque: only passed back, never compared.
+// once it has completed, and reports the differences as changes (docs/architecture.md).
+// resourceVersions are opaque: only passed back, never compared.
 
-/** What a reflector tells its owner. */
-export interface ReflectorHandler<V> {
-  /** An object appeared, changed or went away (old/new undefined accordingly). */
-  changed(key: string, previous: V | undefined, current: V | undefined): void;
-  /** The first complete list has been applied (and again after every relist). */
-  synced?(): void;
-}
+/** Told of every change the reflector makes to its store: previous/current undefined accordingly. */
+export type ChangeHandler<V> = (key: string, previous: V | undefined, current: V | undefined) => void;
 
 /** Options of a reflector. */
-export interface ReflectorOptions<V> {
-  readonly client: KubeClient;
+export interface ReflectorOptions<V extends { readonly namespace: string; readonly name: string }> {
+  readonly client: Pick<KubeApi, 'request' | 'watch'>;
   /** Collection path, e.g. `/api/v1/pods` or `/api/v1/namespaces/ns/services`. */
   readonly path: string;
+  /** The one namespace the path lists; undefined for a cluster-wide path. */
+  readonly namespace: string | undefined;
   readonly labelSelector?: string | undefined;
   /** Slim projection; undefined drops the object (as if it did not exist). */
   readonly project: (object: Record<string, unknown>) => V | undefined;
-  readonly handler: ReflectorHandler<V>;
+  /** Where the views go; other reflectors may fill other namespaces of it. */
+  readonly store: Pick<Store<V>, 'get' | 'set' | 'delete' | 'keys'>;
+  readonly changed: ChangeHandler<V>;
   readonly log: Logger;
   /** Page size of lists. */
   readonly pageSize?: number;
@@ -31,69 +32,68 @@ export interface ReflectorOptions<V> {
   readonly backoff?: { readonly initial: number; readonly max: number };
   /** Server-side watch timeout (s): the server closes the stream, we resume. */
   readonly watchTimeoutSeconds?: number;
+  readonly clock?: Clock;
+  /** Jitter factor source in [0, 1) (tests pin it). */
+  readonly random?: () => number;
 }
 
 interface ObjectMeta {
   metadata?: { namespace?: string; name?: string; resourceVersion?: string };
 }
 
-/** Keys objects by `namespace/name`. */
-export function objectKey(object: Record<string, unknown>): string {
+/** Keys a raw object by `namespace/name`. */
+function keyOfObject(object: Record<string, unknown>): string {
   const m = (object as ObjectMeta).metadata;
-  return `${m?.namespace ?? ''}/${m?.name ?? ''}`;
+  return objectKey(m?.namespace ?? '', m?.name ?? '');
 }
 
 /** A running list+watch. */
-export class Reflector<V> {
+export class Reflector<V extends { readonly namespace: string; readonly name: string }> {
   readonly #opts: ReflectorOptions<V>;
-  #items = new Map<string, V>();
+  readonly #clock: Clock;
   #resourceVersion: string | undefined;
   #abort = new AbortController();
   #synced = false;
   #running: Promise<void> | undefined;
-  /** When the last list or watch event arrived (ms). */
-  lastContact = 0;
   #connected = false;
   #opened = false;
   #lastConnected = 0;
 
   constructor(options: ReflectorOptions<V>) {
     this.#opts = options;
-  }
-
-  /** The current projections by key. Do not mutate. */
-  get items(): ReadonlyMap<string, V> {
-    return this.#items;
+    this.#clock = options.clock ?? systemClock;
   }
 
   get hasSynced(): boolean {
     return this.#synced;
   }
 
-  /** True from a successful list until the next failure: the cache follows the server. */
+  /** True from a successful list until the next failure: the store follows the server. */
   get connected(): boolean {
     return this.#connected;
   }
 
-  /** The last moment the cache was known to follow the server (ms). */
+  /** The last moment the store was known to follow the server (ms); now while connected. */
   get lastConnected(): number {
-    return this.#connected ? Date.now() : this.#lastConnected;
+    return this.#connected ? this.#clock.now() : this.#lastConnected;
   }
 
-  /** Starts listing and watching; resolves once the first list completed. */
+  /**
+   * Starts listing and watching; resolves once the first list completed, or rejects with an
+   * AbortError when stopped before that (start-up must never outlive a shutdown).
+   */
   start(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const handler = this.#opts.handler;
-      const origSynced = handler.synced?.bind(handler);
+    return new Promise<void>((resolve, reject) => {
       let first = true;
       const onSynced = (): void => {
-        origSynced?.();
         if (first) {
           first = false;
           resolve();
         }
       };
-      this.#running = this.#loop(onSynced);
+      this.#running = this.#loop(onSynced).then(() => {
+        if (first) reject(new DOMException(`list of ${this.#opts.path} stopped before it completed`, 'AbortError'));
+      });
     });
   }
 
@@ -106,6 +106,7 @@ export class Reflector<V> {
   async #loop(onSynced: () => void): Promise<void> {
     const { log } = this.#opts;
     const backoff = this.#opts.backoff ?? { initial: 200, max: 10_000 };
+    const random = this.#opts.random ?? Math.random;
     let delay = backoff.initial;
     let needList = true;
     while (!this.#abort.signal.aborted) {
@@ -122,7 +123,7 @@ export class Reflector<V> {
         if (this.#abort.signal.aborted) break;
         if (this.#connected) {
           this.#connected = false;
-          this.#lastConnected = Date.now();
+          this.#lastConnected = this.#clock.now();
         }
         const gone = err instanceof KubeError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone');
         if (gone) {
@@ -133,16 +134,16 @@ export class Reflector<V> {
         // A watch that opened since the last failure means the server was back: start over small.
         if (this.#opened) delay = backoff.initial;
         this.#opened = false;
-        const wait = Math.min(delay, backoff.max) * (0.5 + Math.random());
+        const wait = Math.min(delay, backoff.max) * (0.5 + random());
         log.warn({ path: this.#opts.path, err: (err as Error).message, retryInMs: Math.round(wait) }, 'list/watch failed; retrying');
-        await sleep(wait, this.#abort.signal);
+        await sleep(this.#clock, wait, this.#abort.signal);
         delay = Math.min(delay * 2, backoff.max);
       }
     }
   }
 
   async #list(): Promise<void> {
-    const { client, path, labelSelector, project, handler } = this.#opts;
+    const { client, path, labelSelector, project, store, changed, namespace } = this.#opts;
     const next = new Map<string, V>();
     let continueToken: string | undefined;
     let resourceVersion: string | undefined;
@@ -153,32 +154,34 @@ export class Reflector<V> {
       });
       for (const item of page.items ?? []) {
         const view = project(item);
-        if (view !== undefined) next.set(objectKey(item), view);
+        if (view !== undefined) next.set(keyOfObject(item), view);
       }
       continueToken = page.metadata?.continue || undefined;
       resourceVersion = page.metadata?.resourceVersion;
     } while (continueToken !== undefined);
-    this.lastContact = Date.now();
     this.#connected = true;
-    // Swap only now that the list is complete, and tell the owner what differs.
-    const previous = this.#items;
-    this.#items = next;
     this.#resourceVersion = resourceVersion;
     this.#synced = true;
-    for (const [key, view] of next) {
-      const old = previous.get(key);
-      if (old === undefined || !sameJson(old, view)) handler.changed(key, old, view);
+    // Apply only now that the list is complete, and tell the owner what differs.
+    for (const key of [...store.keys(namespace)]) {
+      if (next.has(key)) continue;
+      const old = store.delete(key);
+      changed(key, old, undefined);
     }
-    for (const [key, old] of previous) if (!next.has(key)) handler.changed(key, old, undefined);
+    for (const [key, view] of next) {
+      const old = store.get(key);
+      if (old !== undefined && sameJson(old, view)) continue;
+      store.set(view);
+      changed(key, old, view);
+    }
   }
 
   async #watch(): Promise<void> {
-    const { client, path, labelSelector, project, handler } = this.#opts;
+    const { client, path, labelSelector, project, store, changed } = this.#opts;
     await client.watch(
       path,
       { labelSelector, resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 300 },
       (type, object) => {
-        this.lastContact = Date.now();
         const rv = (object as ObjectMeta).metadata?.resourceVersion;
         if (type === 'ERROR') {
           const status = object as { code?: number; reason?: string; message?: string };
@@ -186,32 +189,23 @@ export class Reflector<V> {
         }
         if (rv !== undefined) this.#resourceVersion = rv;
         if (type === 'BOOKMARK') return;
-        const key = objectKey(object);
-        const old = this.#items.get(key);
-        if (type === 'DELETED') {
-          if (old !== undefined) {
-            this.#items.delete(key);
-            handler.changed(key, old, undefined);
-          }
-          return;
-        }
-        const view = project(object);
+        const key = keyOfObject(object);
+        const view = type === 'DELETED' ? undefined : project(object);
         if (view === undefined) {
-          if (old !== undefined) {
-            this.#items.delete(key);
-            handler.changed(key, old, undefined);
-          }
+          const old = store.delete(key);
+          if (old !== undefined) changed(key, old, undefined);
           return;
         }
-        this.#items.set(key, view);
-        if (old === undefined || !sameJson(old, view)) handler.changed(key, old, view);
+        const old = store.get(key);
+        if (old !== undefined && sameJson(old, view)) return;
+        store.set(view);
+        changed(key, old, view);
       },
       this.#abort.signal,
       () => {
-        // The server accepted the watch from our resourceVersion: the cache follows it again.
+        // The server accepted the watch from our resourceVersion: the store follows it again.
         this.#connected = true;
         this.#opened = true;
-        this.lastContact = Date.now();
       },
     );
   }
@@ -219,14 +213,4 @@ export class Reflector<V> {
 
 function sameJson(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(t);
-      resolve();
-    }, { once: true });
-  });
 }

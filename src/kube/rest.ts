@@ -6,9 +6,9 @@ import type { KubeConfig } from '@kubernetes/client-node';
 
 // A thin REST client over the API server. Credentials and TLS come from client-node's KubeConfig
 // (kubeconfig file or in-cluster); requests are plain HTTP so that list, watch, server-side apply
-// (also of status subresources) and error kinds are fully in our hands: client-node's informer
-// stops after non-410 errors and caches whole objects, and its object API cannot apply
-// to a subresource.
+// and error kinds are fully in our hands: client-node's informer stops after non-410 errors and
+// caches whole objects, its generated API decodes every object into class instances we would
+// only throw away for slim projections, and its agent opens a TLS connection per request.
 
 /** An API error, classified at the boundary. */
 export class KubeError extends Error {
@@ -41,8 +41,15 @@ export interface RequestInit {
  */
 export const TOKEN_FILE_REFRESH_MS = 60_000;
 
+/** What the rest of the code needs of an API client (unit tests script a fake one). */
+export interface KubeApi {
+  request<T = unknown>(method: string, path: string, init?: RequestInit): Promise<T>;
+  apply<T = unknown>(path: string, manifest: unknown, fieldManager: string, force?: boolean): Promise<T>;
+  watch(path: string, query: RequestInit['query'], onEvent: (type: string, object: Record<string, unknown>) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
+}
+
 /** Talks to one API server with one identity. */
-export class KubeClient {
+export class KubeClient implements KubeApi {
   readonly server: string;
   #kc: KubeConfig;
   /** TLS settings and the keep-alive agent: fixed for the client's life. */

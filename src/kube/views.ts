@@ -1,8 +1,10 @@
+import type { DubboServiceSpec } from '../contracts/dubbo-service.ts';
 import type { ProviderUrl } from '../dubbo/provider-url.ts';
+import type { ServiceKey } from '../dubbo/service-key.ts';
 
-// Slim projections of the objects we watch (as CoreDNS `object/` does): the informer caches
-// these, never whole objects, because memory is the scaling limit. Add a field only when a
-// computation needs it, and say which.
+// Slim projections of the objects we watch (as CoreDNS `object/` does): the stores keep these,
+// never whole objects, because memory is the scaling limit. The controller and the DNS server share
+// them. Add a field only when a computation needs it, and say which.
 
 /** A Pod, as far as declaring providers goes. */
 export interface PodView {
@@ -10,7 +12,7 @@ export interface PodView {
   readonly name: string;
   /** For EndpointSlice targetRef. */
   readonly uid: string;
-  /** For DubboService selectors and the dubbo-go label. */
+  /** For DubboService selectors. */
   readonly labels: Readonly<Record<string, string>>;
   /** Pod IPs (status.podIPs), primary first. */
   readonly ips: readonly string[];
@@ -25,16 +27,18 @@ export interface PodView {
   readonly dubboGo?: { readonly providers: readonly ProviderUrl[]; readonly error?: string | undefined; readonly skipped: readonly string[] } | undefined;
 }
 
-/** A DubboService resource: identity, generation and the spec (validated by the controller). */
+/** A DubboService resource: identity, generation, the spec validated once per change, and what its status says. */
 export interface DubboServiceView {
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
   readonly generation: number;
-  readonly spec: unknown;
+  /** The validated spec with defaults; undefined when it has problems. */
+  readonly spec: DubboServiceSpec | undefined;
+  /** Every problem of an invalid spec, each naming its field. */
+  readonly problems: readonly string[] | undefined;
   /** Current conditions, so lastTransitionTime changes only when a status flips. */
   readonly conditions: readonly Condition[];
-  readonly observedGeneration?: number | undefined;
   /** The status without timestamps (see project.ts statusDigest), to skip writes that change nothing. */
   readonly statusDigest: string;
 }
@@ -49,24 +53,53 @@ export interface Condition {
   readonly observedGeneration?: number | undefined;
 }
 
-/** A Service carrying our managed-by label. */
-export interface ManagedServiceView {
+/**
+ * A Service. The controller watches every Service, so a name held by a Service we do not manage is
+ * seen as a conflict without asking the API server; such a one keeps only its name (`managed`
+ * false). The DNS server watches only managed ones.
+ */
+export interface ServiceView {
   readonly namespace: string;
   readonly name: string;
+  /** Owner of the key's EndpointSlices. */
   readonly uid: string;
-  readonly annotations: Readonly<Record<string, string>>;
+  readonly managed: boolean;
+  /** The key it belongs to (identity annotations); undefined unless managed. */
+  readonly key: ServiceKey | undefined;
+  /** The protocol of the bare-name SRV (DNS). */
+  readonly protocol: string;
+  /** Service-wide Dubbo parameters as annotation text, decoded where needed (DNS, orphans). */
+  readonly params: string | undefined;
+  /** What we last applied: an equal hash means nothing to write. */
+  readonly desiredHash: string | undefined;
+  /** When its key lost its last declaration (orphan retention). */
+  readonly orphanedSince: string | undefined;
+  /** Owner references to DubboServices: a key they declared is pruned at once when they stop. */
   readonly ownerUids: readonly string[];
 }
 
+/** One endpoint of a managed EndpointSlice. */
+export interface SliceEndpoint {
+  /** First address, canonical text form (the one address we write). */
+  readonly address: string;
+  /** The ready condition (nil reads as ready, as the EndpointSlice API says). */
+  readonly ready: boolean;
+  /** The endpoint label in DNS. */
+  readonly hostname: string | undefined;
+}
+
 /** An EndpointSlice carrying our managed-by label. */
-export interface ManagedSliceView {
+export interface SliceView {
   readonly namespace: string;
   readonly name: string;
+  /** The Service it belongs to (kubernetes.io/service-name). */
   readonly serviceName: string;
   readonly addressType: string;
-  /** First address of each endpoint, for stable assignment. */
-  readonly addresses: readonly string[];
-  /** Port signature (name:port, sorted), for grouping. */
-  readonly ports: string;
+  /** Ports by protocol name: SRV ports (DNS), and the slice group (controller). */
+  readonly ports: readonly { readonly name: string; readonly port: number }[];
+  /** For SRV/A answers, and for keeping an endpoint in the slice that has it. */
+  readonly endpoints: readonly SliceEndpoint[];
+  /** Per-endpoint Dubbo parameters as annotation text, decoded where needed (DNS TXT and weights). */
+  readonly endpointParams: string | undefined;
   readonly desiredHash: string | undefined;
 }

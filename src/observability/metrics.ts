@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { VERSION } from '../version.ts';
+import { knownType, rcodeName, typeName } from '../dns/wire/codes.ts';
+import { VERSION } from './version.ts';
 
 // Two sets of metrics, because with `--workers N` they live in different processes: the zone's (kept
 // by whoever reads the source) and the queries' (kept by each process that answers; a cluster's
@@ -155,5 +156,51 @@ export class QueryMetrics {
       buckets: SIZE_BUCKETS,
       registers,
     });
+  }
+
+  /** What the DNS handler reports each answer to (dns/handler.ts HandlerObserver), counted here. */
+  observer(): {
+    answered(transport: 'udp' | 'tcp', qtype: number, rcode: number, truncated: boolean, bytes: number, seconds: number): void;
+    dropped(transport: 'udp' | 'tcp'): void;
+    tcpConnections(open: number): void;
+  } {
+    // One labelled child per label set, looked up by number on the hot path. Label values come from a
+    // bounded set: a packet must not be able to mint new time series.
+    const children = new Map<number, { inc(): void }>();
+    const durations = new Map<number, { observe(v: number): void }>();
+    const sizes = { udp: this.responseSize.labels({ transport: 'udp' }), tcp: this.responseSize.labels({ transport: 'tcp' }) };
+    const typeId = (qtype: number): number => (qtype === 0 || knownType(qtype) ? qtype : -1);
+    const typeLabel = (type: number): string => (type === -1 ? 'OTHER' : typeName(type));
+    const counter = (transport: 'udp' | 'tcp', type: number, rcode: number): { inc(): void } => {
+      const id = (transport === 'udp' ? 0 : 1) + 2 * (rcode + 32 * (type + 1));
+      let child = children.get(id);
+      if (child === undefined) {
+        child = this.queries.labels({ transport, qtype: typeLabel(type), rcode: rcodeName(rcode) });
+        children.set(id, child);
+      }
+      return child;
+    };
+    const duration = (transport: 'udp' | 'tcp', type: number): { observe(v: number): void } => {
+      const id = (transport === 'udp' ? 0 : 1) + 2 * (type + 1);
+      let child = durations.get(id);
+      if (child === undefined) {
+        child = this.duration.labels({ transport, type: typeLabel(type) });
+        durations.set(id, child);
+      }
+      return child;
+    };
+    return {
+      answered: (transport, qtype, rcode, truncated, bytes, seconds) => {
+        const type = typeId(qtype);
+        counter(transport, type, rcode).inc();
+        duration(transport, type).observe(seconds);
+        sizes[transport].observe(bytes);
+        if (truncated) this.truncated.inc();
+      },
+      dropped: (transport) => {
+        this.dropped.inc({ transport });
+      },
+      tcpConnections: (open) => this.tcpConnections.set(open),
+    };
   }
 }

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { base32, serviceHash, serviceLabel } from '../dubbo/naming.ts';
-import type { ManagedSliceView } from '../kube/views.ts';
-import * as L from '../kube/labels.ts';
+import { encodeEndpointParams, encodeParams, identityAnnotations, portSignature, serviceLabels, sliceLabels } from '../contracts/annotations.ts';
+import * as L from '../contracts/labels.ts';
+import { base32, serviceLabel } from '../dubbo/naming.ts';
+import type { SliceView } from '../kube/views.ts';
 import type { DeclaredEndpoint, DeclaredService } from '../source/declared.ts';
 
 // Pure: a declared key -> the Service and EndpointSlices it should have (docs/crd.md).
@@ -41,19 +42,12 @@ export function hashOf(manifest: Manifest): string {
   return manifest.metadata.annotations[L.DESIRED_HASH_ANNOTATION] ?? '';
 }
 
-/** Labels and identity annotations of a key's Service. */
-export function identity(svc: Pick<DeclaredService, 'key'>): { labels: Record<string, string>; annotations: Record<string, string> } {
-  return {
-    labels: { [L.MANAGED_BY_LABEL]: L.MANAGED_BY_VALUE, [L.SERVICE_HASH_LABEL]: serviceHash(svc.key) },
-    annotations: { [L.INTERFACE_ANNOTATION]: svc.key.interface, [L.GROUP_ANNOTATION]: svc.key.group, [L.VERSION_ANNOTATION]: svc.key.version },
-  };
-}
-
 /** The managed Service: headless, no selector, one port per protocol named after it. */
 export function desiredService(svc: DeclaredService, orphanedSince?: string): Manifest {
-  const { labels, annotations } = identity(svc);
+  const labels = serviceLabels(svc.key);
+  const annotations = identityAnnotations(svc.key);
   annotations[L.PROTOCOL_ANNOTATION] = svc.protocol;
-  annotations[L.METADATA_ANNOTATION] = JSON.stringify(sortKeys(svc.params));
+  annotations[L.METADATA_ANNOTATION] = encodeParams(svc.params);
   if (orphanedSince !== undefined) annotations[L.ORPHANED_SINCE_ANNOTATION] = orphanedSince;
   // One Service port per protocol: the port most endpoints use (ties: the lowest).
   const counts = new Map<string, Map<number, number>>();
@@ -81,15 +75,16 @@ function groupOf(e: Pick<DeclaredEndpoint, 'addressType' | 'ports'>): string {
   return `${e.addressType}|${portSignature(e.ports.map((p) => ({ name: p.protocol, port: p.port })))}`;
 }
 
-function sliceGroupOf(s: ManagedSliceView): string {
-  return `${s.addressType}|${s.ports}`;
+function sliceGroupOf(s: SliceView): string {
+  return `${s.addressType}|${portSignature(s.ports)}`;
 }
 
 /**
- * The key's EndpointSlices, at most 100 endpoints each. Assignment is stable: an endpoint stays in
- * the slice that has it, new ones fill slices with room, so one pod changing rewrites one slice.
+ * The key's EndpointSlices, at most 100 endpoints each, not yet bound to their Service (see
+ * {@link bindSlice}). Assignment is stable: an endpoint stays in the slice that has it, new ones
+ * fill slices with room, so one pod changing rewrites one slice.
  */
-export function desiredSlices(svc: DeclaredService, serviceUid: string, current: readonly ManagedSliceView[]): Manifest[] {
+export function desiredSlices(svc: DeclaredService, current: readonly SliceView[]): Manifest[] {
   const name = serviceLabel(svc.key);
   const groups = new Map<string, DeclaredEndpoint[]>();
   for (const e of svc.endpoints) groups.set(groupOf(e), [...(groups.get(groupOf(e)) ?? []), e]);
@@ -100,7 +95,7 @@ export function desiredSlices(svc: DeclaredService, serviceUid: string, current:
     const members = new Map<string, DeclaredEndpoint[]>(existing.map((s) => [s.name, []]));
     const placed = new Set<string>();
     for (const s of existing) {
-      const here = new Set(s.addresses);
+      const here = new Set(s.endpoints.map((e) => e.address));
       for (const e of endpoints) {
         if (!placed.has(e.address) && here.has(e.address) && (members.get(s.name)?.length ?? 0) < MAX_ENDPOINTS_PER_SLICE) {
           members.get(s.name)?.push(e);
@@ -123,26 +118,31 @@ export function desiredSlices(svc: DeclaredService, serviceUid: string, current:
     }
     for (const [sliceName, list] of members) {
       usedNames.add(sliceName);
-      if (list.length > 0) out.push(sliceManifest(svc, name, serviceUid, sliceName, list));
+      if (list.length > 0) out.push(sliceManifest(svc, name, sliceName, list));
     }
   }
   return out;
 }
 
-function sliceManifest(svc: DeclaredService, serviceName: string, serviceUid: string, name: string, endpoints: DeclaredEndpoint[]): Manifest {
+/**
+ * A slice owned by its Service (the owner reference that garbage-collects it with the Service),
+ * stamped with its hash. The uid is part of what is hashed: a slice of a re-created Service is
+ * written again, with the new owner.
+ */
+export function bindSlice(slice: Manifest, serviceUid: string): Manifest {
+  const serviceName = slice.metadata.labels[L.SLICE_SERVICE_LABEL] ?? '';
+  const ownerReferences = [{ apiVersion: 'v1', kind: 'Service', name: serviceName, uid: serviceUid, controller: true, blockOwnerDeletion: true }];
+  return withHash({ ...slice, metadata: { ...slice.metadata, annotations: { ...slice.metadata.annotations }, ownerReferences } });
+}
+
+function sliceManifest(svc: DeclaredService, serviceName: string, name: string, endpoints: DeclaredEndpoint[]): Manifest {
   const first = endpoints[0]!;
-  const params: Record<string, Record<string, string>> = {};
-  for (const e of endpoints) params[e.address] = sortKeys(e.params);
-  const manifest: Manifest = {
+  const params: Record<string, Readonly<Record<string, string>>> = {};
+  for (const e of endpoints) params[e.address] = e.params;
+  return {
     apiVersion: 'discovery.k8s.io/v1',
     kind: 'EndpointSlice',
-    metadata: {
-      name,
-      namespace: svc.namespace,
-      labels: { [L.SLICE_SERVICE_LABEL]: serviceName, [L.SLICE_MANAGED_BY_LABEL]: L.SLICE_MANAGED_BY_VALUE, [L.MANAGED_BY_LABEL]: L.MANAGED_BY_VALUE },
-      annotations: { [L.ENDPOINTS_ANNOTATION]: JSON.stringify(params) },
-      ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: serviceName, uid: serviceUid, controller: true, blockOwnerDeletion: true }],
-    },
+    metadata: { name, namespace: svc.namespace, labels: sliceLabels(serviceName), annotations: { [L.ENDPOINTS_ANNOTATION]: encodeEndpointParams(params) } },
     addressType: first.addressType,
     endpoints: [...endpoints]
       .sort((a, b) => (a.address < b.address ? -1 : 1))
@@ -155,17 +155,4 @@ function sliceManifest(svc: DeclaredService, serviceName: string, serviceUid: st
       })),
     ports: first.ports.map((p) => ({ name: p.protocol, protocol: 'TCP', port: p.port })),
   };
-  return withHash(manifest);
-}
-
-/** The port signature a slice view carries, computed the same way as for desired slices. */
-export function portSignature(ports: readonly { name?: string | undefined; port?: number | undefined }[]): string {
-  return ports
-    .map((p) => `${p.name ?? ''}:${p.port ?? 0}`)
-    .sort()
-    .join(',');
-}
-
-function sortKeys(o: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(o).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

@@ -1,10 +1,9 @@
 import ipaddr from 'ipaddr.js';
-import { isSecretKey } from '../dubbo/metadata.ts';
+import { DEFAULT_WEIGHT, isSecretKey, sharedParams, weightOf } from '../dubbo/metadata.ts';
 import type { ProviderUrl } from '../dubbo/provider-url.ts';
 import type { ServiceKey } from '../dubbo/service-key.ts';
-import { sharedParams } from '../dns/index/zone-data.ts';
 import type { PodView } from '../kube/views.ts';
-import type { DubboServiceSpec, InterfaceSpec } from './dubbo-service.ts';
+import type { DubboServiceSpec, InterfaceSpec } from '../contracts/dubbo-service.ts';
 
 // Pure: the declarations of one service key in one namespace (DubboService interfaces with the pods
 // they select, and dubbo-go pod annotations) -> the providers that key has.
@@ -93,13 +92,12 @@ export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrD
     const port = cr.spec.ports.find((p) => p.name === iface.protocol)?.port;
     if (port === undefined) continue;
     const params: Record<string, string> = { ...(cr.spec.application === undefined ? {} : { application: cr.spec.application }), ...iface.metadata };
-    if (cr.spec.weight !== 100) params['weight'] = String(cr.spec.weight);
+    if (cr.spec.weight !== DEFAULT_WEIGHT) params['weight'] = String(cr.spec.weight);
     Object.assign(declaredParams, withoutSecrets(params));
     for (const pod of [...pods].sort(byName)) add(pod, iface.protocol, port, cr.spec.weight, params, cr.spec.publishNotReadyAddresses);
   }
   for (const { pod, url } of [...annotated].sort((a, b) => byName(a.pod, b.pod))) {
-    const weight = Number(url.params['weight'] ?? 100);
-    add(pod, url.protocol, url.port, Number.isInteger(weight) && weight >= 0 && weight <= 65535 ? weight : 100, { ...url.params }, false);
+    add(pod, url.protocol, url.port, weightOf(url.params), { ...url.params }, false);
   }
   delete declaredParams['weight'];
 
@@ -110,7 +108,7 @@ export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrD
     }))
     .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
   const protocol = crs[0]?.iface.protocol ?? annotated[0]?.url.protocol ?? 'dubbo';
-  const params = sharedParams(declaredParams, endpoints.map((e) => ({ ...e, port: 0, protocol, params: e.params })));
+  const params = sharedParams(declaredParams, endpoints);
   const owners = [...new Map(crs.map(({ cr }) => [cr.uid, { name: cr.name, uid: cr.uid }])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return { namespace, key, protocol, params, endpoints, owners };
 }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ZoneData } from '../dns/index/zone-data.ts';
+import type { Freshness, ZoneData } from '../dns/index/zone-data.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { KubernetesSource } from './kubernetes-source.ts';
 import type { GuardOptions } from './deregistration-guard.ts';
@@ -11,14 +11,6 @@ import type { NamespaceScope } from '../kube/scope.ts';
 // Where `serve` gets its zone data: a registry file, or the cluster (with the snapshot as the
 // failover path). Both deliver whole ZoneData values; the server does not know which it has.
 
-/** How current the data is. */
-export interface Freshness {
-  /** True when the data may be behind the truth (API server unreachable, or read from a snapshot). */
-  readonly stale: boolean;
-  /** When the data was last known to be current (ms since epoch). */
-  readonly asOf: number;
-}
-
 /** What a source tells the server. */
 export interface SourceSink {
   data(data: ZoneData, origin: 'file' | 'kubernetes' | 'snapshot'): void;
@@ -27,8 +19,11 @@ export interface SourceSink {
 
 /** A running source of zone data. */
 export interface ZoneSource {
-  /** Starts; resolves when the first data has been delivered (or the source gave up waiting for it). */
-  start(): Promise<void>;
+  /**
+   * Starts; resolves when the first data has been delivered, or the source gave up waiting for it,
+   * or `signal` aborted (the caller then stops the source).
+   */
+  start(signal?: AbortSignal): Promise<void>;
   stop(): Promise<void>;
   freshness(): Freshness;
   /** For /readyz: what the source is doing. */
@@ -87,10 +82,24 @@ export function kubernetesSource(settings: KubernetesSourceSettings, sink: Sourc
     },
   });
   return {
-    async start() {
+    async start(signal) {
       const started = kube.start();
-      started.catch((err: unknown) => log.error({ err }, 'kubernetes source failed'));
-      const timedOut = await Promise.race([started.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), settings.syncTimeoutMs).unref())]);
+      // A start-up abandoned by a shutdown ends in an AbortError: not a failure.
+      started.catch((err: unknown) => (err instanceof DOMException && err.name === 'AbortError' ? undefined : log.error({ err }, 'kubernetes source failed')));
+      let timer: NodeJS.Timeout | undefined;
+      let onAbort: (() => void) | undefined;
+      const timedOut = await Promise.race([
+        started.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), settings.syncTimeoutMs))),
+        new Promise<boolean>((r) => {
+          onAbort = () => r(false);
+          if (signal?.aborted === true) onAbort();
+          else signal?.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+      clearTimeout(timer);
+      if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted === true) return;
       if (!timedOut || settings.snapshot === undefined) {
         if (timedOut) log.warn({ waitedMs: settings.syncTimeoutMs }, 'API server not reachable and no --snapshot: answering SERVFAIL until it is');
         return;

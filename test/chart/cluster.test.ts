@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import * as k8s from '@kubernetes/client-node';
 import { KubeClient, KubeError } from '../../src/kube/rest.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import { adminClient, createPod, endpointsOf, eventually, getService, killAllCli, objectPath, startCli, TEST_MANAGER, writeTokenKubeconfig } from '../controller/helpers.ts';
 import { applyDubboService, dubboSpec, killAll, serviceName, startDns, waitForAddresses } from '../e2e/helpers.ts';
 import { serviceLabel } from '../../src/dubbo/naming.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import { adminClient, installCrd, killAllCli, ROOT, startCli, type CliController } from '../controller/helpers.ts';
 import { httpGet, query } from '../e2e/helpers.ts';
 import { startServer, type ServerProcess } from '../support/server.ts';

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { KubeClient } from '../../src/kube/rest.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import { applyDubboService, createPod, installCrd, killAll, onCleanup, setPodReady, startController, startDns } from '../e2e/helpers.ts';
 import { freePort } from '../integration/helpers.ts';
 import { createTestHost } from '../support/netns.ts';

@@ -8,8 +8,8 @@ import { after, before, describe, it } from 'node:test';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import type { KubeClient } from '../../src/kube/rest.ts';
-import { encodeDubboGoAnnotation } from '../../src/source/dubbo-go-annotation.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { encodeDubboGoAnnotation } from '../../src/dubbo/dubbo-go-annotation.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import {
   ROOT,
   adminClient,

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import type { KubeClient } from '../../src/kube/rest.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import {
   CRD,
   adminClient,
@@ -28,6 +28,7 @@ import {
   type DubboServiceObj,
   type Meta,
   type ServiceObj,
+  settled,
 } from './helpers.ts';
 
 /** DESIGN §4's worked example. */
@@ -429,8 +430,8 @@ describe('DubboService flows', { timeout: 60_000 }, () => {
       // The third interface is unaffected by its siblings' conflicts.
       await eventually(async () => ((await endpointsOf(k, ns, ECHO_SVC)).size === 2 ? true : undefined), 10_000, 'EchoService endpoints');
 
-      // Let the controller work a little longer (resync-free), then check nothing foreign moved.
-      await new Promise((r) => setTimeout(r, 500));
+      // Once the controller has settled (queue empty, no more writes), nothing foreign has moved.
+      await settled(() => c.metrics());
       const foreignNow = (await getService(k, ns, DEMO_SVC))!;
       assert.equal(foreignNow.metadata.resourceVersion, foreign.metadata.resourceVersion, 'foreign Service untouched');
       assert.deepEqual(foreignNow.metadata.labels, { team: 'payments' });

@@ -10,9 +10,9 @@ import { pino } from 'pino';
 import { Controller } from '../../src/controller/controller.ts';
 import { KubeClient, KubeError } from '../../src/kube/rest.ts';
 import { ControllerMetrics } from '../../src/observability/controller-metrics.ts';
-import { eventually, type ControlPlane } from '../control-plane/control-plane.ts';
+import { eventually, type ControlPlane } from '../../harness/control-plane.ts';
 import { followJsonLogs } from '../support/json-logs.ts';
-import { installCrd as installCrdFor } from '../control-plane/control-plane.ts';
+import { installCrd as installCrdFor } from '../../harness/control-plane.ts';
 
 export { eventually };
 

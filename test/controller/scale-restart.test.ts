@@ -3,8 +3,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../../src/kube/rest.ts';
-import { encodeDubboGoAnnotation } from '../../src/source/dubbo-go-annotation.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { encodeDubboGoAnnotation } from '../../src/dubbo/dubbo-go-annotation.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import {
   adminClient,
   applyDubboService,

@@ -11,9 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import type dnsPacket from 'dns-packet';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
-import { encodeDubboGoAnnotation } from '../../src/source/dubbo-go-annotation.ts';
+import { encodeDubboGoAnnotation } from '../../src/dubbo/dubbo-go-annotation.ts';
 import { KubeClient } from '../../src/kube/rest.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import { createPod, setPodStatus } from '../controller/helpers.ts';
 import { ZONE, applyDubboService, eventually, installCrd, killAll, query, startController, startCoreDnsKubernetes, startDns, waitForAddresses, type CoreDns } from './helpers.ts';
 

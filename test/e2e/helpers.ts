@@ -14,9 +14,9 @@ import dnsPacket from 'dns-packet';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import { KubeClient, KubeError } from '../../src/kube/rest.ts';
-import { eventually, freePort, type ControlPlane } from '../control-plane/control-plane.ts';
+import { eventually, freePort, type ControlPlane } from '../../harness/control-plane.ts';
 import { followJsonLogs } from '../support/json-logs.ts';
-import { installCrd as installCrdFor } from '../control-plane/control-plane.ts';
+import { installCrd as installCrdFor } from '../../harness/control-plane.ts';
 import { MAIN, ROOT, startServer, type ServerProcess } from '../support/server.ts';
 
 export { eventually };

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { KubeClient } from '../../src/kube/rest.ts';
-import { startControlPlane, type ControlPlane } from '../control-plane/control-plane.ts';
+import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
 import { applyDubboService, createPod, dubboSpec, installCrd, killAll, serviceName, startController, startDns, tempDir, waitForAddresses, type Controller } from './helpers.ts';
 
 let cp: ControlPlane;

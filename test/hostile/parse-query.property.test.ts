@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import dnsPacket from 'dns-packet';
 import fc from 'fast-check';
 import { createHandler, type Transport } from '../../src/dns/handler.ts';
-import { parseQuery, type ParseResult } from '../../src/dns/wire/parse-query.ts';
+import { parseQuery } from '../../src/dns/wire/parse-query.ts';
+import type { ParseResult } from '../../src/dns/model/types.ts';
 import { asciiLowerKey, DEMO, BIG, decode, encodeQuery, HEADER, keyToName, loadedHolder, optRecord, recordKey, ZONE, type QuerySpec } from './helpers.ts';
 
 // DESIGN §10 (hostile DNS input): parseQuery is pure and must never throw, whatever the bytes; its

@@ -318,8 +318,8 @@ describe('NOTIFY is retried until the secondary answers', () => {
     server = await startServer(['--registry', registryFile, '--notify', `127.0.0.1:${port}`]);
     const serial = await soaSerial(server.dnsPort);
     assert.ok(serial !== undefined);
-    // The first attempt went out at load, to a port where nothing listens.
-    await new Promise((r) => setTimeout(r, 3000));
+    // The first attempt went out at load, to a port where nothing listens, and went unanswered.
+    await server.waitForLog((l) => l['msg'] === 'NOTIFY not answered yet' && l['attempt'] === 1);
     assert.equal(server.logs.filter((l) => l['msg'] === 'secondary notified').length, 0);
 
     const received: Buffer[] = [];

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { KeyQueue } from '../../src/controller/queue.ts';
 import { computeStatus } from '../../src/controller/status.ts';
 import type { DubboServiceView } from '../../src/kube/views.ts';
-import { decodeDubboGoAnnotation, encodeDubboGoAnnotation, AnnotationError } from '../../src/source/dubbo-go-annotation.ts';
-import { selectorMatches, validateDubboServiceSpec } from '../../src/source/dubbo-service.ts';
+import { decodeDubboGoAnnotation, encodeDubboGoAnnotation, AnnotationError } from '../../src/dubbo/dubbo-go-annotation.ts';
+import { selectorMatches, validateDubboServiceSpec } from '../../src/contracts/dubbo-service.ts';
 import { guardDecision } from '../../src/source/deregistration-guard.ts';
 import type { ServiceData } from '../../src/dns/index/zone-data.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
@@ -69,7 +68,7 @@ describe('DubboService spec', () => {
 });
 
 describe('status conditions', () => {
-  const cr: DubboServiceView = { namespace: 'n', name: 'd', uid: 'u', generation: 3, spec: {}, conditions: [{ type: 'Ready', status: 'True', reason: 'EndpointsReady', message: 'x', lastTransitionTime: '2026-01-01T00:00:00Z' }], statusDigest: '' };
+  const cr: DubboServiceView = { namespace: 'n', name: 'd', uid: 'u', generation: 3, spec: undefined, problems: undefined, conditions: [{ type: 'Ready', status: 'True', reason: 'EndpointsReady', message: 'x', lastTransitionTime: '2026-01-01T00:00:00Z' }], statusDigest: '' };
   const report = { name: 's', interface: 'a.B', group: '', version: '', endpoints: 2, readyEndpoints: 2 };
   it('keeps lastTransitionTime while a condition keeps its status, and sets observedGeneration', () => {
     const s = computeStatus(cr, undefined, 1, [report], '2026-02-02T00:00:00Z');
@@ -99,30 +98,6 @@ describe('status conditions', () => {
         ['Ready', 'False', 'InvalidSpec', 'spec.ports: bad'],
       ],
     );
-  });
-});
-
-describe('key queue', () => {
-  it('merges bursts and never hands out a key twice at once', async () => {
-    const q = new KeyQueue({ baseDelayMs: 1, maxDelayMs: 10 });
-    q.add('a');
-    q.add('a');
-    q.add('b');
-    assert.equal(q.depth, 2);
-    const first = await q.next();
-    assert.equal(first, 'a');
-    q.add('a'); // while processing: runs once more afterwards, not now
-    assert.equal(await q.next(), 'b');
-    q.done('b', { kind: 'done' });
-    q.done('a', { kind: 'done' });
-    assert.equal(await q.next(), 'a');
-    q.done('a', { kind: 'retry', error: new Error('x') });
-    assert.equal(q.failures('a'), 1);
-    assert.equal(await q.next(), 'a'); // back after the backoff
-    q.done('a', { kind: 'done' });
-    assert.equal(q.failures('a'), 0);
-    q.close();
-    assert.equal(await q.next(), undefined);
   });
 });
 

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { parseRegistry, RegistryFileError } from '../../src/source/registry-file.ts';
+import fc from 'fast-check';
+import { parseRegistry, parseRegistryJson, parseRegistryYaml, RegistryFileError } from '../../src/source/registry-file.ts';
 
 const problemsOf = (text: string): string[] => {
   try {
@@ -102,5 +103,57 @@ describe('registry file as JSON', () => {
     const yaml = 'namespace: shop\nservices:\n  - interface: a.B\n    port: 1\n    endpoints: [{ address: 10.0.0.1, weight: 5 }]\n';
     const json = JSON.stringify({ namespace: 'shop', services: [{ interface: 'a.B', port: 1, endpoints: [{ address: '10.0.0.1', weight: 5 }] }] });
     assert.deepEqual(parseRegistry(json), parseRegistry(yaml));
+  });
+});
+
+describe('registry file: the JSON fast path and the YAML path agree', () => {
+  it('rejects duplicate keys on the JSON path, as the YAML path does, with the line', () => {
+    const text = '{\n  "namespace": "shop",\n  "services": [\n    { "interface": "a.B", "port": 1, "port": 2 }\n  ]\n}\n';
+    assert.deepEqual(problemsOf(text), ['4:: Map keys must be unique']);
+    assert.deepEqual(problemsOf('{"namespace": "a", "\\u006eamespace": "b"}'), ['1:: Map keys must be unique']);
+  });
+
+  // JSON text built from key/value lists, so the same key can occur twice in one object.
+  type Json = { readonly obj: readonly (readonly [string, Json])[] } | { readonly arr: readonly Json[] } | { readonly leaf: unknown };
+  const text = (j: Json): string =>
+    'obj' in j ? `{${j.obj.map(([k, v]) => `${JSON.stringify(k)}: ${text(v)}`).join(', ')}}` : 'arr' in j ? `[${j.arr.map(text).join(', ')}]` : JSON.stringify(j.leaf);
+  const leaf = fc.constantFrom<unknown>('a.B', 'org.x.Y', 'g', '1.0.0', 'tri', 'dubbo', '10.0.0.1', 'fd00::1', 'host-0', 'not an ip', '', 'dubbo://10.0.0.2:20880/a.B?weight=5', 1, 20880, 70000, -1, 0.5, 1e3, true, false, null);
+  const keys = ['namespace', 'services', 'providers', 'interface', 'group', 'version', 'protocol', 'port', 'weight', 'application', 'metadata', 'endpoints', 'address', 'hostname', 'ready', 'timeout', 'colour', '__proto__'];
+  const json: fc.Arbitrary<Json> = fc.letrec<{ json: Json }>((tie) => ({
+    json: fc.oneof(
+      { depthSize: 'small', withCrossShrink: true },
+      leaf.map((v) => ({ leaf: v })),
+      fc.array(fc.tuple(fc.constantFrom(...keys), tie('json')), { maxLength: 5 }).map((obj) => ({ obj })),
+      fc.array(tie('json'), { maxLength: 4 }).map((arr) => ({ arr })),
+    ),
+  })).json;
+  // Shaped like a registry, so that many inputs are accepted and the data is compared too.
+  const endpoint = fc.array(fc.tuple(fc.constantFrom('address', 'port', 'weight', 'hostname', 'ready', 'metadata', 'colour'), leaf.map((v): Json => ({ leaf: v }))), { maxLength: 4 });
+  const service = fc.tuple(
+    fc.array(fc.tuple(fc.constantFrom('interface', 'group', 'version', 'protocol', 'port', 'weight', 'application'), leaf.map((v): Json => ({ leaf: v }))), { maxLength: 6 }),
+    fc.array(endpoint, { maxLength: 3 }),
+  ).map(([fields, eps]): Json => ({ obj: [['interface', { leaf: 'a.B' }], ...fields, ['endpoints', { arr: eps.map((obj) => ({ obj: [['address', { leaf: '10.0.0.9' }], ...obj] })) }]] }));
+  const registry = fc.tuple(fc.array(service, { maxLength: 3 }), fc.array(leaf.map((v): Json => ({ leaf: v })), { maxLength: 2 })).map(
+    ([services, providers]): Json => ({ obj: [['namespace', { leaf: 'shop' }], ['services', { arr: services }], ['providers', { arr: providers }]] }),
+  );
+  const outcome = (parse: () => unknown): unknown => {
+    try {
+      return { data: parse() };
+    } catch (err) {
+      assert.ok(err instanceof RegistryFileError, String(err));
+      return { problems: err.problems };
+    }
+  };
+
+  it('on every input: same data, or the same problems', () => {
+    fc.assert(
+      fc.property(fc.oneof(json, registry), (j) => {
+        const t = text(j);
+        assert.deepEqual(outcome(() => parseRegistry(t, 'r')), outcome(() => parseRegistryYaml(t, 'r')), t);
+        const fast = parseRegistryJson(t);
+        if (fast !== undefined) assert.deepEqual(fast, parseRegistryYaml(t, 'r'), t);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,31 +1,14 @@
-import type { Query } from '../wire/parse-query.ts';
+import type { Lookup, Query, Snapshot } from '../model/types.ts';
 import { QCLASS, QTYPE } from '../wire/codes.ts';
-import type { Prepared, ZoneIndex } from '../index/zone-index.ts';
 
 // Pure: a parsed question and a snapshot -> what kind of answer (CoreDNS's Success / NameError /
 // NoData split). Only wire/respond.ts turns this into rcodes and bytes.
-
-/** The outcome of looking a question up. */
-export type Lookup =
-  | { readonly kind: 'answer'; readonly prepared: Prepared }
-  /** The name exists without records of this type (RFC 2308 NODATA). */
-  | { readonly kind: 'nodata' }
-  /** The name does not exist in the zone (RFC 2308 NXDOMAIN). */
-  | { readonly kind: 'nxdomain' }
-  /** Not ours to answer: outside the zone, another class, or a transfer nobody allowed. */
-  | { readonly kind: 'refused' }
-  /** AXFR/IXFR of the zone: the handler decides who may have it (REFUSED otherwise). */
-  | { readonly kind: 'transfer' }
-  /** No snapshot yet: never claim a name does not exist before we know (docs/records.md). */
-  | { readonly kind: 'servfail' }
-  | { readonly kind: 'notimp' }
-  | { readonly kind: 'formerr' };
 
 /**
  * Looks a question up in a snapshot. `zoneKey` is the apex in wire form; `index` is undefined until
  * the first snapshot is built.
  */
-export function lookup(index: ZoneIndex | undefined, zoneKey: string, query: Query): Lookup {
+export function lookup(index: Snapshot | undefined, zoneKey: string, query: Query): Lookup {
   if (query.qclass !== QCLASS.IN && query.qclass !== QCLASS.ANY) return { kind: 'refused' };
   // The common case first: a name of the zone, found (and so in the zone) with one map lookup.
   const found = index !== undefined && query.plain ? index.names.get(query.key) : undefined;

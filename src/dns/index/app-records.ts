@@ -1,6 +1,7 @@
 import { serviceLabel } from '../../dubbo/naming.ts';
 import { compareProtocols } from '../../dubbo/protocols.ts';
-import { endpointLabels, type Rdata, type RRset } from './records.ts';
+import type { Rdata, RRset } from '../model/types.ts';
+import { endpointLabels } from './records.ts';
 import type { EndpointData, ServiceData } from './zone-data.ts';
 
 // Pure: application-level names (docs/records.md, `A.app.N.Z`), what Dubbo 3's application-level

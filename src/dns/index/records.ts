@@ -1,35 +1,10 @@
 import { endpointLabel, addressLabel, serviceLabel } from '../../dubbo/naming.ts';
 import { instanceTxt, serviceTxt } from '../../dubbo/metadata.ts';
+import type { Rdata, RecordType, RRset } from '../model/types.ts';
 import type { EndpointData, ServiceData } from './zone-data.ts';
 
 // Pure: zone data -> the records of docs/records.md, as readable values (no wire bytes here), so the
 // naming and record rules are tested without a codec.
-
-/** Record data, one shape per type we serve. */
-export type Rdata =
-  | { readonly type: 'A' | 'AAAA'; readonly address: string }
-  | { readonly type: 'SRV'; readonly priority: number; readonly weight: number; readonly port: number; readonly target: string }
-  | { readonly type: 'TXT'; readonly strings: readonly string[] }
-  | { readonly type: 'PTR' | 'NS'; readonly target: string }
-  | {
-      readonly type: 'SOA';
-      readonly mname: string;
-      readonly rname: string;
-      readonly serial: number;
-      readonly refresh: number;
-      readonly retry: number;
-      readonly expire: number;
-      readonly minimum: number;
-    };
-
-export type RecordType = Rdata['type'];
-
-/** All records of one type at one name. */
-export interface RRset {
-  readonly name: string;
-  readonly type: RecordType;
-  readonly records: readonly Rdata[];
-}
 
 /** The records one service key contributes, by owner name (absolute, lowercase, trailing dot). */
 export type ServiceRecords = Map<string, RRset[]>;

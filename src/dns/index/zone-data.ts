@@ -34,13 +34,10 @@ export interface ZoneData {
   readonly services: readonly ServiceData[];
 }
 
-/** The parameters every endpoint has with the same value (declared ones when there is no endpoint). */
-export function sharedParams(declared: Readonly<Record<string, string>>, endpoints: readonly EndpointData[]): Record<string, string> {
-  const first = endpoints[0];
-  if (first === undefined) return { ...declared };
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(first.params)) {
-    if (endpoints.every((e) => e.params[k] === v)) out[k] = v;
-  }
-  return out;
+/** How current a source's data is. */
+export interface Freshness {
+  /** True when the data may be behind the truth (API server unreachable, or read from a snapshot). */
+  readonly stale: boolean;
+  /** When the data was last known to be current (ms since epoch). */
+  readonly asOf: number;
 }

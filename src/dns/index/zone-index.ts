@@ -4,7 +4,9 @@ import { serviceKeyId } from '../../dubbo/service-key.ts';
 import { QTYPE } from '../wire/codes.ts';
 import { encodeRecord, nameToWire, suffixTable } from '../wire/encode.ts';
 import { applicationName, applicationRecords, serviceApplications, type ServiceApplications } from './app-records.ts';
-import { serviceRecords, type Rdata, type RRset } from './records.ts';
+import { serviceRecords } from './records.ts';
+import type { NameNode, Prepared, Rdata, RRset, Snapshot } from '../model/types.ts';
+import { NO_BYTES, NO_ENDS, prepare } from '../wire/packed.ts';
 import type { ServiceData, ZoneData } from './zone-data.ts';
 
 // The zone as an immutable snapshot (docs/architecture.md): built off to the side, with every
@@ -13,53 +15,6 @@ import type { ServiceData, ZoneData } from './zone-data.ts';
 // compiled names of unchanged services, the browse records of unchanged namespaces, and the name
 // table itself (copied, then patched), so one endpoint changing costs one service, not the zone
 // (plus the application-level names of its applications, app-records.ts).
-
-/** A precomputed answer for one (name, type): records packed in one buffer, with their ends. */
-export interface Prepared {
-  /** Answer records, each position-independent (see wire/encode.ts). */
-  readonly answerBytes: Buffer;
-  /** End offset of each answer record in `answerBytes` (offsets, not views: memory is the limit). */
-  readonly answerEnds: readonly number[];
-  /** Additional records (SRV targets' addresses), sent only when they fit. */
-  readonly additionalBytes: Buffer;
-  readonly additionalEnds: readonly number[];
-}
-
-const NO_BYTES = Buffer.alloc(0);
-const NO_ENDS: readonly number[] = Object.freeze([]);
-
-/** Packs records into one buffer per section. */
-export function prepare(answers: readonly Buffer[], additional: readonly Buffer[]): Prepared {
-  const pack = (records: readonly Buffer[]): [Buffer, readonly number[]] => {
-    if (records.length === 0) return [NO_BYTES, NO_ENDS];
-    const ends: number[] = [];
-    let offset = 0;
-    for (const r of records) ends.push((offset += r.length));
-    return [Buffer.concat(records, offset), ends];
-  };
-  const [answerBytes, answerEnds] = pack(answers);
-  const [additionalBytes, additionalEnds] = pack(additional);
-  return { answerBytes, answerEnds, additionalBytes, additionalEnds };
-}
-
-/** The records of a packed section as views (used only when a reply must be cut). */
-export function records(bytes: Buffer, ends: readonly number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let start = 0;
-  for (const end of ends) {
-    out.push(bytes.subarray(start, end));
-    start = end;
-  }
-  return out;
-}
-
-/** One owner name (or empty non-terminal) of the zone. */
-export interface NameNode {
-  /** Answers by query type; a type not here is NODATA. */
-  readonly types: ReadonlyMap<number, Prepared>;
-  /** RFC 8482 minimal answer to ANY: one RRset, or none for an empty non-terminal. */
-  readonly any: Prepared | undefined;
-}
 
 /** Settings that shape every record. */
 export interface ZoneSettings {
@@ -116,7 +71,7 @@ interface Carry {
 }
 
 /** An immutable, fully compiled zone. */
-export interface ZoneIndex {
+export interface ZoneIndex extends Snapshot {
   /** Apex, lowercase, trailing dot. */
   readonly zone: string;
   /** Apex in wire form, lowercase (latin1 string), for suffix checks. */

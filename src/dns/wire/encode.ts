@@ -1,6 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { QCLASS, QTYPE } from './codes.ts';
-import type { Rdata } from '../index/records.ts';
+import type { Rdata } from '../model/types.ts';
 
 // Resource records are encoded once per zone change, not per query (docs/architecture.md). Each record is
 // encoded on its own, and its names are compressed only against the question name (RFC 1035

@@ -1,46 +1,10 @@
 import { QTYPE } from './codes.ts';
+import type { Edns, ParseResult } from '../model/types.ts';
 
 // Every packet is hostile: this parser reads only within the buffer, accepts no
 // compression pointer in the question (nothing precedes it that a pointer could name), follows
 // pointers elsewhere only backwards and a bounded number of times, and checks every count against
 // the bytes actually present. It never throws: the result says how to answer.
-
-/** EDNS(0) as the client sent it (RFC 6891 §6.1.2). */
-export interface Edns {
-  /** Requestor's UDP payload size, raised to 512 as RFC 6891 §6.2.5 asks. */
-  readonly udpSize: number;
-  readonly version: number;
-  /** DNSSEC OK; RFC 3225 §3 has us copy it into the response. */
-  readonly dnssecOk: boolean;
-}
-
-/** A query this server can answer. */
-export interface Query {
-  readonly id: number;
-  readonly opcode: number;
-  /** RD and CD bits, to copy into the response. */
-  readonly rd: boolean;
-  readonly cd: boolean;
-  /** Byte offset just past QTYPE/QCLASS: the question is `packet[12, questionEnd)`. */
-  readonly questionEnd: number;
-  /** Lowercase wire form of the name as a latin1 string: the index key. */
-  readonly key: string;
-  /** False when a label holds a byte that no published name can hold (so it cannot match). */
-  readonly plain: boolean;
-  readonly qtype: number;
-  readonly qclass: number;
-  readonly edns: Edns | undefined;
-}
-
-/** What to do with a packet. */
-export type ParseResult =
-  | { readonly kind: 'query'; readonly query: Query }
-  /** A well-formed header with an unsupported opcode: NOTIMP (question echoed when it parsed). */
-  | { readonly kind: 'notimp'; readonly id: number; readonly opcode: number; readonly rd: boolean; readonly questionEnd: number }
-  /** Malformed: FORMERR with this ID, header only (RFC 1035 §4.1.1). */
-  | { readonly kind: 'formerr'; readonly id: number; readonly opcode: number; readonly rd: boolean; readonly reason: string }
-  /** Not worth an answer: too short for a header, or a response (answering responses invites loops). */
-  | { readonly kind: 'drop'; readonly reason: string };
 
 const HEADER = 12;
 const MAX_NAME = 255;

@@ -1,7 +1,6 @@
-import type { Lookup } from '../answer/lookup.ts';
-import { records, type Prepared, type ZoneIndex } from '../index/zone-index.ts';
+import type { Lookup, ParseResult, Prepared, Query, Snapshot } from '../model/types.ts';
+import { records } from './packed.ts';
 import { RCODE } from './codes.ts';
-import type { ParseResult, Query } from './parse-query.ts';
 
 // Turns a lookup into response bytes: header, the question copied byte for byte from the query
 // (0x20 case randomisation survives, RFC 1035 §4.1.1 / draft-vixie-dnsext-dns0x20), precomputed
@@ -39,7 +38,7 @@ const cursors = new WeakMap<Prepared, number>();
 const EMPTY = Buffer.alloc(0);
 
 /** Builds the response to a well-formed query. */
-export function respond(packet: Uint8Array, query: Query, result: Lookup, index: ZoneIndex | undefined, ctx: ResponseContext): Buffer {
+export function respond(packet: Uint8Array, query: Query, result: Lookup, index: Snapshot | undefined, ctx: ResponseContext): Buffer {
   let rcode: number = RCODE.NOERROR;
   let authoritative = true;
   let prepared: Prepared | undefined;

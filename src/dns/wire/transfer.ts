@@ -1,5 +1,4 @@
-import type { ZoneIndex } from '../index/zone-index.ts';
-import type { Query } from './parse-query.ts';
+import type { Query, Snapshot } from '../model/types.ts';
 
 // Zone transfer responses (RFC 5936 AXFR; RFC 1995 IXFR answered with the whole zone, which §4
 // allows). Every message repeats the question, because every record is compressed against it.
@@ -8,7 +7,7 @@ import type { Query } from './parse-query.ts';
 const MESSAGE_BUDGET = 16_000;
 
 /** The messages of a full transfer of `index`, answering `query`. */
-export function transferMessages(packet: Uint8Array, query: Query, index: ZoneIndex): Buffer[] {
+export function transferMessages(packet: Uint8Array, query: Query, index: Snapshot): Buffer[] {
   const question = packet.subarray(12, query.questionEnd);
   const messages: Buffer[] = [];
   let records: Buffer[] = [];
@@ -33,7 +32,7 @@ export function transferMessages(packet: Uint8Array, query: Query, index: ZoneIn
 }
 
 /** The one-SOA reply to an IXFR over UDP: "ask me over TCP" (RFC 1995 §2, §4). */
-export function soaOnly(packet: Uint8Array, query: Query, index: ZoneIndex): Buffer {
+export function soaOnly(packet: Uint8Array, query: Query, index: Snapshot): Buffer {
   const question = packet.subarray(12, query.questionEnd);
   const soa = index.transferRecords().next().value as Buffer;
   const header = Buffer.alloc(12);

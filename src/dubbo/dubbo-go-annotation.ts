@@ -2,11 +2,9 @@ import { parseProviderUrl, ProviderUrlError, type ProviderUrl } from '../dubbo/p
 
 // dubbo-go's Kubernetes registry (1.4/1.5): a provider pod carries label `dubbo.io/label` and
 // annotation `dubbo.io/annotation` = base64 of a JSON array of `{"k": path, "v": ""}`, where a
-// provider's path is `/dubbo/<interface>/providers/<URL-escaped provider URL>`.
+// provider's path is `/dubbo/<interface>/providers/<URL-escaped provider URL>`. The annotation
+// alone says what a pod provides, so the label is not read.
 
-/** The label dubbo-go puts on its pods, and the two values its versions used. */
-export const DUBBO_GO_LABEL = 'dubbo.io/label';
-export const DUBBO_GO_LABEL_VALUES = ['dubbo.io-value', 'dubbo.io.provider'] as const;
 /** The annotation holding the registry entries. */
 export const DUBBO_GO_ANNOTATION = 'dubbo.io/annotation';
 

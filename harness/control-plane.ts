@@ -26,9 +26,9 @@ import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYamlText } from 'yaml';
-import type { KubeClient } from '../../src/kube/rest.ts';
+import type { KubeClient } from '../src/kube/rest.ts';
 
-const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../', import.meta.url));
 
 const execFileAsync = promisify(execFile);
 
@@ -210,12 +210,14 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
-interface HttpResult {
+/** What a GET returned. */
+export interface HttpResult {
   status: number;
   body: string;
 }
 
-function httpGet(url: string, options: { ca?: string; token?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
+/** GET over HTTP or HTTPS (with a CA and a bearer token when given), no keep-alive. */
+export function httpGet(url: string, options: { ca?: string; token?: string; timeoutMs?: number } = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const headers: Record<string, string> = {};
@@ -571,49 +573,6 @@ export async function newNamespace(kc: k8s.KubeConfig, prefix = 'test'): Promise
   return name;
 }
 
-/** Server-side apply of any object (needs apiVersion, kind, metadata.name; namespace if namespaced). */
-export async function applyObject<T extends k8s.KubernetesObject>(kc: k8s.KubeConfig, obj: T, fieldManager: string, options: { force?: boolean } = {}): Promise<T> {
-  const api = k8s.KubernetesObjectApi.makeApiClient(kc);
-  // patch(spec, pretty, dryRun, fieldManager, force, patchStrategy): sends
-  // Content-Type: application/apply-patch+yaml with the object as JSON (JSON is YAML).
-  return api.patch(obj, undefined, undefined, fieldManager, options.force ?? true, k8s.PatchStrategy.ServerSideApply);
-}
-
-/** Configuration options that make a typed `patch*` call a server-side apply. */
-export function serverSideApplyOptions(): k8s.ConfigurationOptions<k8s.ObservableMiddleware> {
-  return k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
-}
-
-export interface CustomObjectRef {
-  group: string;
-  version: string;
-  plural: string;
-  /** Omit for a cluster-scoped resource. */
-  namespace?: string;
-  name: string;
-}
-
-/**
- * Server-side apply to the `/status` subresource of a custom object. `body` is the apply
- * configuration: apiVersion, kind, metadata.name (+namespace) and the `status` fields this manager owns.
- */
-export async function applyCustomObjectStatus(kc: k8s.KubeConfig, ref: CustomObjectRef, body: object, fieldManager: string, options: { force?: boolean } = {}): Promise<unknown> {
-  const api = kc.makeApiClient(k8s.CustomObjectsApi);
-  const force = options.force ?? true;
-  if (ref.namespace !== undefined) {
-    return api.patchNamespacedCustomObjectStatus(
-      { group: ref.group, version: ref.version, plural: ref.plural, namespace: ref.namespace, name: ref.name, body, fieldManager, force },
-      serverSideApplyOptions(),
-    );
-  }
-  return api.patchClusterCustomObjectStatus({ group: ref.group, version: ref.version, plural: ref.plural, name: ref.name, body, fieldManager, force }, serverSideApplyOptions());
-}
-
-/** The HTTP status of a client-node 2.x error (ApiException.code), or undefined. */
-export function apiErrorCode(e: unknown): number | undefined {
-  return e instanceof k8s.ApiException ? (e as k8s.ApiException<unknown>).code : undefined;
-}
-
 /** Reads the resident set size (bytes) of a process from /proc, or undefined. */
 export function rssBytes(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
@@ -623,18 +582,6 @@ export function rssBytes(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Sets a Pod's status through the `/status` subresource with server-side apply (Pods never run on a
- * bare apiserver). `status` holds only the fields this manager owns, e.g. `{ phase: 'Running',
- * podIP, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] }`.
- */
-export async function applyPodStatus(kc: k8s.KubeConfig, namespace: string, name: string, status: k8s.V1PodStatus, fieldManager = 'control-plane-test'): Promise<k8s.V1Pod> {
-  return kc.makeApiClient(k8s.CoreV1Api).patchNamespacedPodStatus(
-    { name, namespace, body: { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace }, status }, fieldManager, force: true },
-    serverSideApplyOptions(),
-  );
 }
 
 /** Applies deploy/crd.yaml for real (server-side apply) and waits until DubboServices can be listed. */

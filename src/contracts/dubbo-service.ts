@@ -1,3 +1,5 @@
+import { DEFAULT_WEIGHT, isWeight } from '../dubbo/metadata.ts';
+
 // The DubboService spec (docs/crd.md), validated again in the controller: the CRD schema and CEL
 // rules catch most mistakes at admission, but objects written before a schema change, or with the
 // schema bypassed, must not break reconciliation.
@@ -78,8 +80,8 @@ export function validateDubboServiceSpec(raw: unknown): { ok: true; spec: DubboS
     interfaces.push({ interface: iface, group, version, protocol, metadata });
   });
 
-  const weight = spec['weight'] ?? 100;
-  if (typeof weight !== 'number' || !Number.isInteger(weight) || weight < 0 || weight > 65535) problems.push('spec.weight: must be 0-65535');
+  const weight = spec['weight'] ?? DEFAULT_WEIGHT;
+  if (!isWeight(weight)) problems.push('spec.weight: must be 0-65535');
   if (problems.length > 0) return { ok: false, problems };
   return {
     ok: true,
