@@ -10,6 +10,7 @@ import type { SrvData } from 'dns-packet';
 import { createHandler } from '../../src/dns/handler.ts';
 import { DEFAULT_TCP_LIMITS } from '../../src/dns/server.ts';
 import { parseQuery } from '../../src/dns/wire/parse-query.ts';
+import { poll } from '../support/poll.ts';
 import { startServer, type ServerProcess } from '../support/server.ts';
 import { BIG, dataOf, decode, DEMO, encodeQuery, fuzzPacket, keyToName, loadedHolder, recordKey, registryText, rssKiB, Rng, type Mutation } from './helpers.ts';
 
@@ -158,7 +159,12 @@ async function udpFuzz(rng: Rng, count: number, budgetMs: number): Promise<FuzzS
   const problem = (text: string): void => {
     if (stats.problems.length < 10) stats.problems.push(text);
   };
+  let barrier: { question: Buffer; answered: () => void } | undefined;
   sock.on('message', (msg) => {
+    if (barrier !== undefined && msg.length > 12 && msg.subarray(12, 12 + barrier.question.length).equals(barrier.question)) {
+      barrier.answered();
+      return;
+    }
     const id = msg.length >= 2 ? msg.readUInt16BE(0) : -1;
     const want = waiting.get(id);
     if (want === undefined) {
@@ -219,7 +225,15 @@ async function udpFuzz(rng: Rng, count: number, budgetMs: number): Promise<FuzzS
   const drainUntil = Date.now() + 2000;
   while (waiting.size > 0 && Date.now() < drainUntil) await progress(100);
   stats.lost += waiting.size;
-  await sleep(100); // late answers to dropped packets would show up as unexpected
+  // A barrier instead of a pause: the server answers its UDP socket in arrival order, so once a last
+  // query of our own is answered on this socket, every earlier packet has been handled, and an
+  // answer to a packet that deserved none would already have shown up as unexpected.
+  const question = encodeQuery({ id: 0, opcode: 0, rd: false, cd: false, name: `fuzz-barrier-${Date.now()}.${DEMO.service}`, qtype: 1, qclass: 1 }).bytes;
+  await poll('the barrier query to be answered', () => {
+    const answered = new Promise<true>((resolve) => (barrier = { question: question.subarray(12), answered: () => resolve(true) }));
+    sock.send(question, server.dnsPort, '127.0.0.1');
+    return Promise.race([answered, sleep(1000, undefined, { ref: false })]);
+  }, 15_000, 0);
   sock.close();
   stats.ms = Date.now() - started;
   return stats;
@@ -328,7 +342,8 @@ describe('hostile traffic against the real server', { timeout: 150_000 }, () => 
       sock.send(bytes, server.dnsPort, '127.0.0.1');
       if (i % 50 === 49) await sleep(2);
     }
-    await sleep(300);
+    // Answered in arrival order: once this is answered, the warm-up has been handled.
+    await udpExchange(encodeQuery({ id: 2001, opcode: 0, rd: false, cd: false, name: DEMO.service, qtype: 33, qclass: 1 }).bytes);
     sock.close();
     await sampleRss('baseline');
   });
@@ -471,9 +486,12 @@ describe('hostile traffic against the real server', { timeout: 150_000 }, () => 
     const conns = await Promise.all(Array.from({ length: MAX_CONNECTIONS + 44 }, () => open()));
     let closedCount = 0;
     for (const c of conns) void c.closed.then(() => closedCount++);
-    for (let i = 0; i < 50 && closedCount < 44; i++) await sleep(100);
-    await sleep(300); // and none beyond those should follow
-    const gauge = metricSum(await metrics(), 'dubbo_dns_tcp_connections');
+    // Settled when the server and the clients agree: what it holds open plus what it closed is every
+    // connection made (and no further close can follow).
+    const gauge = await poll('the flood to settle', async () => {
+      const open = metricSum(await metrics(), 'dubbo_dns_tcp_connections');
+      return closedCount >= 44 && open + closedCount === conns.length ? open : undefined;
+    }, 10_000, 100);
     t.diagnostic(`flood: ${closedCount} closed by the server, gauge ${gauge}`);
     assert.ok(closedCount >= 44, `only ${closedCount} connections over the limit were closed`);
     assert.ok(gauge <= MAX_CONNECTIONS && gauge >= MAX_CONNECTIONS - 6, `open connections gauge ${gauge}, limit ${MAX_CONNECTIONS}`);
