@@ -33,60 +33,10 @@ packages=(bind9-dnsutils knot-dnsutils ldnsutils dnsperf knot etcd-server openss
 # the tests start their own knotd/etcd instances on private ports and dirs.
 services=(knot etcd)
 
-missing=()
-for p in "${packages[@]}"; do
-  if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" != installed ]; then
-    missing+=("$p")
-  fi
-done
-
-if [ "${#missing[@]}" -gt 0 ]; then
-  SUDO=()
-  if [ "$(id -u)" != 0 ]; then
-    command -v sudo >/dev/null 2>&1 || { log "error: need root (or sudo) to install: ${missing[*]}"; exit 1; }
-    SUDO=(sudo -n)
-  fi
-  log "installing missing Debian packages: ${missing[*]}"
-
-  # Keep maintainer scripts from starting services (invoke-rc.d and
-  # deb-systemd-invoke both honour policy-rc.d's exit 101).
-  policy=/usr/sbin/policy-rc.d
-  policy_backup=""
-  if [ -e "$policy" ]; then
-    policy_backup=$(mktemp /tmp/policy-rc.d.XXXXXX)
-    "${SUDO[@]}" cp -p "$policy" "$policy_backup"
-  fi
-  restore_policy() {
-    if [ -n "$policy_backup" ]; then
-      "${SUDO[@]}" cp -p "$policy_backup" "$policy" && rm -f "$policy_backup"
-    else
-      "${SUDO[@]}" rm -f "$policy"
-    fi
-  }
-  trap restore_policy EXIT
-  printf '#!/bin/sh\n# written by dubbo-dns test/tools/ensure.sh during apt-get install\nexit 101\n' |
-    "${SUDO[@]}" tee "$policy" >/dev/null
-  "${SUDO[@]}" chmod 755 "$policy"
-
-  export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update >&2
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}" >&2
-
-  restore_policy
-  trap - EXIT
-
-  # Also keep the services from starting at boot, on whatever init is there.
-  for s in "${services[@]}"; do
-    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
-      if systemctl list-unit-files "$s.service" >/dev/null 2>&1; then
-        "${SUDO[@]}" systemctl disable --now "$s.service" >&2 || true
-      fi
-    elif [ -x "/etc/init.d/$s" ] && command -v update-rc.d >/dev/null 2>&1; then
-      "${SUDO[@]}" update-rc.d "$s" disable >&2 || true
-    fi
-  done
-fi
+# shellcheck source=apt-lib.sh
+. "$here/apt-lib.sh"
+apt_ensure "${packages[@]}"
+keep_service_off "${services[@]}"
 
 # Image tools (buildah, skopeo, umoci, binutils) for scripts/build-image.sh and test/image/.
 "$here/ensure-image-tools.sh"
