@@ -360,6 +360,15 @@ export async function startCli(kubeconfig: string, args: readonly string[], time
 
 /** Writes a kubeconfig for a bearer token next to the control plane's own. */
 export function writeTokenKubeconfig(cp: ControlPlane, name: string, token: string): string {
+  return writeKubeconfig(cp, name, [`    token: ${token}`]);
+}
+
+/** A kubeconfig whose user reads its bearer token from `tokenFile`, as in-cluster credentials do. */
+export function writeTokenFileKubeconfig(cp: ControlPlane, name: string, tokenFile: string): string {
+  return writeKubeconfig(cp, name, ['    auth-provider:', '      name: tokenFile', '      config:', `        tokenFile: ${tokenFile}`]);
+}
+
+function writeKubeconfig(cp: ControlPlane, name: string, userLines: readonly string[]): string {
   const path = join(cp.dir, `${name}.kubeconfig`);
   writeFileSync(
     path,
@@ -374,7 +383,7 @@ export function writeTokenKubeconfig(cp: ControlPlane, name: string, token: stri
       'users:',
       `- name: ${name}`,
       '  user:',
-      `    token: ${token}`,
+      ...userLines,
       'contexts:',
       '- name: test',
       '  context:',

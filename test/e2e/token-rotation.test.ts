@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { KubeClient } from '../../src/kube/rest.ts';
 import { startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
+import { writeTokenFileKubeconfig } from '../controller/helpers.ts';
 import { applyDubboService, createPod, dubboSpec, installCrd, killAll, serviceName, startController, startDns, tempDir, waitForAddresses, type Controller } from './helpers.ts';
 
 let cp: ControlPlane;
@@ -26,36 +27,6 @@ function grant(token: string): void {
   writeFileSync(tokensCsv(), [...admin, `${token},rotated,rotated-uid,"system:masters"`, ''].join('\n'), { mode: 0o600 });
 }
 
-/** A kubeconfig whose user reads its token from a file, the way in-cluster credentials do. */
-function tokenFileKubeconfig(): string {
-  const path = join(dir, 'rotated.kubeconfig');
-  writeFileSync(
-    path,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      'clusters:',
-      '- name: test',
-      '  cluster:',
-      `    server: ${cp.server}`,
-      `    certificate-authority-data: ${Buffer.from(cp.caPem).toString('base64')}`,
-      'users:',
-      '- name: rotated',
-      '  user:',
-      '    auth-provider:',
-      '      name: tokenFile',
-      '      config:',
-      `        tokenFile: ${tokenFile}`,
-      'contexts:',
-      '- name: test',
-      '  context: { cluster: test, user: rotated }',
-      'current-context: test',
-      '',
-    ].join('\n'),
-  );
-  return path;
-}
-
 before(async () => {
   cp = await startControlPlane();
   k = new KubeClient(cp.kubeConfig);
@@ -68,7 +39,7 @@ before(async () => {
   await cp.stopApiServer();
   grant(first);
   await cp.startApiServer();
-  const kubeconfig = tokenFileKubeconfig();
+  const kubeconfig = writeTokenFileKubeconfig(cp, 'rotated', tokenFile);
   controller = await startController(kubeconfig, ns);
   dns = await startDns(['--kubeconfig', kubeconfig, '--namespace', ns, '--sync-timeout', '30']);
 });
