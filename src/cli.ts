@@ -111,6 +111,12 @@ function serveCommand(parent: Command, io: Io): void {
     .addOption(
       env(new Option('--sync-timeout <seconds>', 'with --kubernetes: wait this long for the API server before serving the snapshot').default(10).argParser(integerIn(1, 3600)), 'SYNC_TIMEOUT'),
     )
+    .addOption(
+      env(
+        new Option('--watch-liveness-seconds <seconds>', 'with --kubernetes: report the data stale when the API server has not answered for this long').default(60).argParser(integerIn(2, 3600)),
+        'WATCH_LIVENESS_SECONDS',
+      ),
+    )
     .addOption(zoneOption())
     .addOption(env(new Option('--listen <host:port>', 'UDP and TCP address').default(parseHostPort('127.0.0.1:5353'), '127.0.0.1:5353').argParser(parseHostPort), 'LISTEN'))
     .addOption(env(new Option('--http-listen <host:port>', 'serve /healthz, /readyz and /metrics here').argParser(parseHostPort), 'HTTP_LISTEN'))
@@ -153,6 +159,7 @@ interface ServeFlags {
   namespace?: string[];
   snapshot?: string;
   syncTimeout: number;
+  watchLivenessSeconds: number;
   guardGrace: number;
   guardMaxDrop: number;
   zone: string;
@@ -186,6 +193,7 @@ async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
           namespaces: opts.namespace,
           snapshot: opts.snapshot,
           syncTimeoutMs: opts.syncTimeout * 1000,
+          livenessMs: opts.watchLivenessSeconds * 1000,
           guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
         }
       : undefined;
