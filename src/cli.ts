@@ -111,12 +111,7 @@ function serveCommand(parent: Command, io: Io): void {
     .addOption(
       env(new Option('--sync-timeout <seconds>', 'with --kubernetes: wait this long for the API server before serving the snapshot').default(10).argParser(integerIn(1, 3600)), 'SYNC_TIMEOUT'),
     )
-    .addOption(
-      env(
-        new Option('--watch-liveness-seconds <seconds>', 'with --kubernetes: report the data stale when the API server has not answered for this long').default(60).argParser(integerIn(2, 3600)),
-        'WATCH_LIVENESS_SECONDS',
-      ),
-    )
+    .addOption(watchLivenessOption('with --kubernetes: report the data stale when the API server has said nothing for this long'))
     .addOption(zoneOption())
     .addOption(env(new Option('--listen <host:port>', 'UDP and TCP address').default(parseHostPort('127.0.0.1:5353'), '127.0.0.1:5353').argParser(parseHostPort), 'LISTEN'))
     .addOption(env(new Option('--http-listen <host:port>', 'serve /healthz, /readyz and /metrics here').argParser(parseHostPort), 'HTTP_LISTEN'))
@@ -203,6 +198,11 @@ async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
   if (running !== undefined) io.onServe?.(running);
 }
 
+/** `--watch-liveness-seconds`: how long a mute API server (frozen, partitioned) may go unnoticed. */
+function watchLivenessOption(description: string): Option {
+  return env(new Option('--watch-liveness-seconds <seconds>', description).default(60).argParser(integerIn(4, 3600)), 'WATCH_LIVENESS_SECONDS');
+}
+
 /** controller: keep the managed Services and EndpointSlices. */
 function controllerCommand(parent: Command): void {
   parent
@@ -221,8 +221,9 @@ function controllerCommand(parent: Command): void {
     )
     .addOption(env(new Option('--resync <seconds>', 'reconcile every key this often').default(600).argParser(integerIn(5, 86400)), 'RESYNC'))
     .addOption(env(new Option('--workers <n>', 'keys reconciled at once').default(4).argParser(integerIn(1, 64)), 'WORKERS'))
+    .addOption(watchLivenessOption('notice an API server that has said nothing for this long (frozen, partitioned) and restart the watches'))
     .addOption(logLevelOption())
-    .action(async (opts: { namespace?: string[]; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
+    .action(async (opts: { namespace?: string[]; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; watchLivenessSeconds: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
       const settings = { ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() };
       await runUntilSignal(log, (signal) => runController(settings, log, signal));

@@ -75,6 +75,8 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
   #connected = false;
   #opened = false;
   #lastConnected = 0;
+  /** The last word from the server: a list, a watch answered, an event (ms). */
+  #lastContact = 0;
 
   constructor(options: ReflectorOptions<V>) {
     this.#opts = options;
@@ -140,7 +142,8 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
         if (this.#abort.signal.aborted) break;
         if (this.#connected) {
           this.#connected = false;
-          this.#lastConnected = this.#clock.now();
+          // A mute server was last known to be there at its last word, not when we gave up on it.
+          this.#lastConnected = err instanceof KubeError && err.reason === 'Timeout' ? this.#lastContact : this.#clock.now();
         }
         const gone = err instanceof KubeError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone');
         if (gone) {
@@ -179,6 +182,7 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
       resourceVersion = page.metadata?.resourceVersion;
     } while (continueToken !== undefined);
     this.#connected = true;
+    this.#lastContact = this.#clock.now();
     this.#resourceVersion = resourceVersion;
     this.#synced = true;
     // Apply only now that the list is complete, and tell the owner what differs.
@@ -219,11 +223,13 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
       { labelSelector, resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
       (type, object) => {
         arm(silenceMs, 'silent');
+        this.#lastContact = this.#clock.now();
         this.#event(type, object);
       },
       watchAbort.signal,
       () => {
         arm(silenceMs, 'silent');
+        this.#lastContact = this.#clock.now();
         // The server accepted the watch from our resourceVersion: the store follows it again.
         this.#connected = true;
         this.#opened = true;
