@@ -66,6 +66,13 @@ export interface ControlPlane {
   readonly pids: { readonly apiServer: number | undefined; readonly etcd: number | undefined };
   /** Stops the apiserver only (SIGTERM, SIGKILL after 5 s; or the given signal first), keeping etcd. */
   stopApiServer(options?: { signal?: NodeJS.Signals }): Promise<void>;
+  /**
+   * Freezes the apiserver (SIGSTOP): its connections stay open and mute, as in a silent partition.
+   * stop(), stopApiServer() and the exit hooks thaw or kill it.
+   */
+  freezeApiServer(): void;
+  /** Thaws a frozen apiserver (SIGCONT). */
+  thawApiServer(): void;
   /** Starts the apiserver again on the same port, etcd, certs and token; resolves when ready. */
   startApiServer(): Promise<void>;
   /** Stops the apiserver, then etcd, and removes the temp dirs. Idempotent. */
@@ -305,6 +312,8 @@ function writePidFile(t: Tracked, pidFile: string): void {
 async function stopProc(proc: Proc | undefined, signal: NodeJS.Signals = 'SIGTERM', graceMs = 5000): Promise<void> {
   if (proc === undefined || proc.exitCode !== undefined) return;
   proc.child.kill(signal);
+  // A frozen (SIGSTOPped) process only acts on the signal once it runs again.
+  proc.child.kill('SIGCONT');
   const timedOut = await Promise.race([proc.exited.then(() => false), sleep(graceMs).then(() => true)]);
   if (timedOut) {
     proc.child.kill('SIGKILL');
@@ -501,6 +510,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       },
       async stopApiServer(opts = {}) {
         await stopProc(apiServer, opts.signal ?? 'SIGTERM');
+      },
+      freezeApiServer() {
+        if (apiServer === undefined || apiServer.exitCode !== undefined) throw new Error('kube-apiserver is not running');
+        apiServer.child.kill('SIGSTOP');
+      },
+      thawApiServer() {
+        if (apiServer !== undefined && apiServer.exitCode === undefined) apiServer.child.kill('SIGCONT');
       },
       async startApiServer() {
         if (stopped) throw new Error('control plane already stopped');

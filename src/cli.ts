@@ -111,6 +111,7 @@ function serveCommand(parent: Command, io: Io): void {
     .addOption(
       env(new Option('--sync-timeout <seconds>', 'with --kubernetes: wait this long for the API server before serving the snapshot').default(10).argParser(integerIn(1, 3600)), 'SYNC_TIMEOUT'),
     )
+    .addOption(watchLivenessOption('with --kubernetes: report the data stale when the API server has said nothing for this long'))
     .addOption(zoneOption())
     .addOption(env(new Option('--listen <host:port>', 'UDP and TCP address').default(parseHostPort('127.0.0.1:5353'), '127.0.0.1:5353').argParser(parseHostPort), 'LISTEN'))
     .addOption(env(new Option('--http-listen <host:port>', 'serve /healthz, /readyz and /metrics here').argParser(parseHostPort), 'HTTP_LISTEN'))
@@ -153,6 +154,7 @@ interface ServeFlags {
   namespace?: string[];
   snapshot?: string;
   syncTimeout: number;
+  watchLivenessSeconds: number;
   guardGrace: number;
   guardMaxDrop: number;
   zone: string;
@@ -186,6 +188,7 @@ async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
           namespaces: opts.namespace,
           snapshot: opts.snapshot,
           syncTimeoutMs: opts.syncTimeout * 1000,
+          livenessMs: opts.watchLivenessSeconds * 1000,
           guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
         }
       : undefined;
@@ -193,6 +196,11 @@ async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
   const settings = { ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 };
   const running = await runUntilSignal(log, (signal) => serve(settings, log, signal), !cluster.isWorker);
   if (running !== undefined) io.onServe?.(running);
+}
+
+/** `--watch-liveness-seconds`: how long a mute API server (frozen, partitioned) may go unnoticed. */
+function watchLivenessOption(description: string): Option {
+  return env(new Option('--watch-liveness-seconds <seconds>', description).default(60).argParser(integerIn(4, 3600)), 'WATCH_LIVENESS_SECONDS');
 }
 
 /** controller: keep the managed Services and EndpointSlices. */
@@ -213,8 +221,9 @@ function controllerCommand(parent: Command): void {
     )
     .addOption(env(new Option('--resync <seconds>', 'reconcile every key this often').default(600).argParser(integerIn(5, 86400)), 'RESYNC'))
     .addOption(env(new Option('--workers <n>', 'keys reconciled at once').default(4).argParser(integerIn(1, 64)), 'WORKERS'))
+    .addOption(watchLivenessOption('notice an API server that has said nothing for this long (frozen, partitioned) and restart the watches'))
     .addOption(logLevelOption())
-    .action(async (opts: { namespace?: string[]; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; logLevel: string }) => {
+    .action(async (opts: { namespace?: string[]; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; watchLivenessSeconds: number; logLevel: string }) => {
       const log = createLogger({ level: opts.logLevel });
       const settings = { ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() };
       await runUntilSignal(log, (signal) => runController(settings, log, signal));

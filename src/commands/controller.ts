@@ -23,6 +23,8 @@ export interface ControllerCommandOptions {
   readonly orphanRetention: number;
   readonly resync: number;
   readonly workers: number;
+  /** How long a mute API server may go unnoticed by the watches (s); 60 when undefined. */
+  readonly watchLivenessSeconds?: number | undefined;
 }
 
 /** Loads credentials: `--kubeconfig`, else KUBECONFIG, else ~/.kube/config when it exists, else in-cluster (client-node's order). */
@@ -51,6 +53,7 @@ export async function runController(options: ControllerCommandOptions, log: Logg
     orphanRetentionMs: options.orphanRetention * 1000,
     resyncMs: options.resync * 1000,
     workers: options.workers,
+    livenessMs: options.watchLivenessSeconds === undefined ? undefined : options.watchLivenessSeconds * 1000,
     log,
     metrics: (depth, managed) => new ControllerMetrics(depth, managed),
   });

@@ -26,7 +26,7 @@ export interface ServeOptions {
   readonly registry?: string | undefined;
   /** Kubernetes mode: the managed Services and EndpointSlices. */
   readonly kubernetes?:
-    | { readonly client: KubeClient; readonly namespaces?: NamespaceScope; readonly snapshot?: string | undefined; readonly syncTimeoutMs: number; readonly guard?: GuardOptions | undefined }
+    | { readonly client: KubeClient; readonly namespaces?: NamespaceScope; readonly snapshot?: string | undefined; readonly syncTimeoutMs: number; readonly livenessMs?: number | undefined; readonly guard?: GuardOptions | undefined }
     | undefined;
   readonly zone: string;
   readonly listen: HostPort;

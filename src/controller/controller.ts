@@ -35,6 +35,8 @@ export interface ControllerOptions {
   readonly orphanRetentionMs: number;
   readonly resyncMs: number;
   readonly workers: number;
+  /** How long a mute API server may go unnoticed by the watches (ms); see ReflectorOptions. */
+  readonly livenessMs?: number | undefined;
   readonly log: Logger;
   readonly metrics?: (depth: () => number, managed: () => { services: number; slices: number }) => ControllerMetrics;
   readonly clock?: Clock;
@@ -88,7 +90,7 @@ export class Controller {
             log: options.log.child({ component: 'leader' }),
             clock: options.clock,
           });
-    const common = { client: options.client, namespaces: options.namespaces, log: options.log.child({ component: 'reflector' }), clock: options.clock };
+    const common = { client: options.client, namespaces: options.namespaces, log: options.log.child({ component: 'reflector' }), livenessMs: options.livenessMs, clock: options.clock };
     this.#pods = new Informer({ ...common, kind: PODS, indexers: POD_INDEXES, changed: (_k, a, b) => this.#onPod(a, b) });
     this.#dubboServices = new Informer({ ...common, kind: DUBBO_SERVICES, indexers: DUBBO_SERVICE_INDEXES, changed: (k, a, b) => this.#onDubboService(k, a, b) });
     this.#services = new Informer({ ...common, kind: SERVICES, indexers: SERVICE_INDEXES, changed: (k, _a, b) => this.#onService(k, b) });

@@ -19,6 +19,8 @@ export interface InformerOptions<V extends { readonly namespace: string; readonl
   readonly changed: ChangeHandler<V>;
   readonly log: Logger;
   readonly backoff?: { readonly initial: number; readonly max: number };
+  /** See ReflectorOptions.livenessMs. */
+  readonly livenessMs?: number | undefined;
   readonly clock?: Clock;
 }
 
@@ -42,6 +44,7 @@ export class Informer<V extends { readonly namespace: string; readonly name: str
           changed: o.changed,
           log: o.log,
           backoff: o.backoff,
+          livenessMs: o.livenessMs,
           clock: o.clock,
         }),
     );

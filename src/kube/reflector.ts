@@ -30,11 +30,28 @@ export interface ReflectorOptions<V extends { readonly namespace: string; readon
   readonly pageSize?: number;
   /** Backoff bounds (ms). */
   readonly backoff?: { readonly initial: number; readonly max: number };
-  /** Server-side watch timeout (s): the server closes the stream, we resume. */
-  readonly watchTimeoutSeconds?: number;
+  /**
+   * Longest time (ms) a dead API server may go unnoticed (default WATCH_LIVENESS_MS): a watch silent
+   * for half of it is restarted, and a restart unanswered for the other half marks the store stale.
+   */
+  readonly livenessMs?: number;
   readonly clock?: Clock;
   /** Jitter factor source in [0, 1) (tests pin it). */
   readonly random?: () => number;
+}
+
+/** Default of ReflectorOptions.livenessMs: a frozen API server is noticed within a minute. */
+export const WATCH_LIVENESS_MS = 60_000;
+
+/**
+ * The deadlines of one watch, from the liveness window. The server ends each watch after
+ * `timeoutSeconds` (jittered, so that replicas do not restart in step), sending a bookmark just
+ * before; a watch silent for `silenceMs` (a little more) therefore means no contact, not a quiet
+ * collection. The restarted watch must answer within `answerMs`; a healthy server does so at once.
+ */
+export function watchDeadlines(livenessMs: number, random: number): { timeoutSeconds: number; silenceMs: number; answerMs: number } {
+  const silenceMs = livenessMs / 2;
+  return { timeoutSeconds: Math.max(1, Math.floor((silenceMs * (0.6 + 0.2 * random)) / 1000)), silenceMs, answerMs: livenessMs - silenceMs };
 }
 
 interface ObjectMeta {
@@ -58,6 +75,8 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
   #connected = false;
   #opened = false;
   #lastConnected = 0;
+  /** The last word from the server: a list, a watch answered, an event (ms). */
+  #lastContact = 0;
 
   constructor(options: ReflectorOptions<V>) {
     this.#opts = options;
@@ -123,7 +142,8 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
         if (this.#abort.signal.aborted) break;
         if (this.#connected) {
           this.#connected = false;
-          this.#lastConnected = this.#clock.now();
+          // A mute server was last known to be there at its last word, not when we gave up on it.
+          this.#lastConnected = err instanceof KubeError && err.reason === 'Timeout' ? this.#lastContact : this.#clock.now();
         }
         const gone = err instanceof KubeError && (err.status === 410 || err.reason === 'Expired' || err.reason === 'Gone');
         if (gone) {
@@ -151,6 +171,8 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
       const page = await client.request<{ items?: Record<string, unknown>[]; metadata?: { resourceVersion?: string; continue?: string } }>('GET', path, {
         query: { labelSelector, limit: this.#opts.pageSize ?? 500, continue: continueToken },
         signal: this.#abort.signal,
+        // A page silent this long comes from a dead server (the same bound as a watch's answer).
+        timeoutMs: watchDeadlines(this.#opts.livenessMs ?? WATCH_LIVENESS_MS, 0).answerMs,
       });
       for (const item of page.items ?? []) {
         const view = project(item);
@@ -160,6 +182,7 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
       resourceVersion = page.metadata?.resourceVersion;
     } while (continueToken !== undefined);
     this.#connected = true;
+    this.#lastContact = this.#clock.now();
     this.#resourceVersion = resourceVersion;
     this.#synced = true;
     // Apply only now that the list is complete, and tell the owner what differs.
@@ -177,37 +200,75 @@ export class Reflector<V extends { readonly namespace: string; readonly name: st
   }
 
   async #watch(): Promise<void> {
-    const { client, path, labelSelector, project, store, changed } = this.#opts;
-    await client.watch(
+    const { client, path, labelSelector, log } = this.#opts;
+    const { timeoutSeconds, silenceMs, answerMs } = watchDeadlines(this.#opts.livenessMs ?? WATCH_LIVENESS_MS, (this.#opts.random ?? Math.random)());
+    // One deadline at a time: first for the response, then for silence between events. A frozen
+    // server keeps the connection open and mute, so only a deadline notices it.
+    const watchAbort = new AbortController();
+    const stopWatch = (): void => watchAbort.abort();
+    this.#abort.signal.addEventListener('abort', stopWatch, { once: true });
+    let timer: ReturnType<Clock['setTimeout']> | undefined;
+    let expired: (outcome: 'unanswered' | 'silent') => void = () => undefined;
+    const deadline = new Promise<'unanswered' | 'silent'>((resolve) => (expired = resolve));
+    const arm = (ms: number, outcome: 'unanswered' | 'silent'): void => {
+      this.#clock.clearTimeout(timer);
+      timer = this.#clock.setTimeout(() => {
+        watchAbort.abort();
+        expired(outcome);
+      }, ms);
+    };
+    arm(answerMs, 'unanswered');
+    const streamed = client.watch(
       path,
-      { labelSelector, resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.#opts.watchTimeoutSeconds ?? 300 },
+      { labelSelector, resourceVersion: this.#resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
       (type, object) => {
-        const rv = (object as ObjectMeta).metadata?.resourceVersion;
-        if (type === 'ERROR') {
-          const status = object as { code?: number; reason?: string; message?: string };
-          throw new KubeError(status.code ?? 0, status.reason ?? 'WatchError', `watch ${path}: ${status.message ?? 'error event'}`);
-        }
-        if (rv !== undefined) this.#resourceVersion = rv;
-        if (type === 'BOOKMARK') return;
-        const key = keyOfObject(object);
-        const view = type === 'DELETED' ? undefined : project(object);
-        if (view === undefined) {
-          const old = store.delete(key);
-          if (old !== undefined) changed(key, old, undefined);
-          return;
-        }
-        const old = store.get(key);
-        if (old !== undefined && sameJson(old, view)) return;
-        store.set(view);
-        changed(key, old, view);
+        arm(silenceMs, 'silent');
+        this.#lastContact = this.#clock.now();
+        this.#event(type, object);
       },
-      this.#abort.signal,
+      watchAbort.signal,
       () => {
+        arm(silenceMs, 'silent');
+        this.#lastContact = this.#clock.now();
         // The server accepted the watch from our resourceVersion: the store follows it again.
         this.#connected = true;
         this.#opened = true;
       },
     );
+    try {
+      const outcome = await Promise.race([streamed.then(() => 'ended' as const), deadline]);
+      if (outcome === 'unanswered') throw new KubeError(0, 'Timeout', `watch ${path}: no response within ${answerMs} ms`);
+      if (outcome === 'silent') log.info({ path, silentMs: silenceMs }, 'watch silent past its deadline; restarting it');
+      else log.debug({ path, timeoutSeconds }, 'watch ended by the server; resuming');
+    } finally {
+      this.#clock.clearTimeout(timer);
+      this.#abort.signal.removeEventListener('abort', stopWatch);
+      watchAbort.abort();
+      streamed.catch(() => undefined);
+    }
+  }
+
+  /** Applies one watch event to the store (throws on an ERROR event: the watch ends). */
+  #event(type: string, object: Record<string, unknown>): void {
+    const { path, project, store, changed } = this.#opts;
+    const rv = (object as ObjectMeta).metadata?.resourceVersion;
+    if (type === 'ERROR') {
+      const status = object as { code?: number; reason?: string; message?: string };
+      throw new KubeError(status.code ?? 0, status.reason ?? 'WatchError', `watch ${path}: ${status.message ?? 'error event'}`);
+    }
+    if (rv !== undefined) this.#resourceVersion = rv;
+    if (type === 'BOOKMARK') return;
+    const key = keyOfObject(object);
+    const view = type === 'DELETED' ? undefined : project(object);
+    if (view === undefined) {
+      const old = store.delete(key);
+      if (old !== undefined) changed(key, old, undefined);
+      return;
+    }
+    const old = store.get(key);
+    if (old !== undefined && sameJson(old, view)) return;
+    store.set(view);
+    changed(key, old, view);
   }
 }
 

@@ -41,6 +41,13 @@ export interface RequestInit {
  */
 export const TOKEN_FILE_REFRESH_MS = 60_000;
 
+/**
+ * TCP keepalive on every API connection: a peer that vanished (a rebooted node, a dropped NAT entry)
+ * is found by the kernel. A process that is alive but mute (frozen) still ACKs, so watches also
+ * carry deadlines of their own (reflector.ts).
+ */
+const TCP_KEEPALIVE_MS = 15_000;
+
 /** What the rest of the code needs of an API client (unit tests script a fake one). */
 export interface KubeApi {
   request<T = unknown>(method: string, path: string, init?: RequestInit): Promise<T>;
@@ -180,6 +187,7 @@ export class KubeClient implements KubeApi {
           });
         },
       );
+      req.on('socket', (socket) => socket.setKeepAlive(true, TCP_KEEPALIVE_MS));
       req.on('timeout', () => req.destroy(new Error('request timed out')));
       req.on('error', (err) => reject(new KubeError(0, 'NetworkError', `${method} ${path}: ${err.message}`, { cause: err })));
       req.end(payload);
@@ -255,6 +263,7 @@ export class KubeClient implements KubeApi {
         res.on('end', () => resolve());
         res.on('error', (err) => (signal.aborted || failed ? resolve() : reject(new KubeError(0, 'NetworkError', `watch ${path}: ${err.message}`, { cause: err }))));
       });
+      req.on('socket', (socket) => socket.setKeepAlive(true, TCP_KEEPALIVE_MS));
       req.on('error', (err) => (signal.aborted || failed ? resolve() : reject(new KubeError(0, 'NetworkError', `watch ${path}: ${err.message}`, { cause: err }))));
       req.end();
     });

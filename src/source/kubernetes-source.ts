@@ -56,6 +56,8 @@ export interface KubernetesSourceOptions {
   readonly guard?: GuardOptions | undefined;
   /** Told when the guard starts or stops holding a service's drop. */
   readonly onGuard?: (service: string, held: boolean) => void;
+  /** How long a silent (frozen, partitioned) API server may go unnoticed (ms); see ReflectorOptions. */
+  readonly livenessMs?: number | undefined;
 }
 
 /** List+watch of managed Services and EndpointSlices, turned into zone data. */
@@ -75,7 +77,7 @@ export class KubernetesSource {
 
   constructor(options: KubernetesSourceOptions) {
     this.#o = options;
-    const common = { client: options.client, namespaces: options.namespaces, log: options.log, backoff: RECONNECT_BACKOFF };
+    const common = { client: options.client, namespaces: options.namespaces, log: options.log, backoff: RECONNECT_BACKOFF, livenessMs: options.livenessMs };
     this.#services = new Informer({ ...common, kind: MANAGED_SERVICES, indexers: {}, changed: (key) => this.#touch(key) });
     this.#slices = new Informer({
       ...common,

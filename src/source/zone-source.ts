@@ -57,6 +57,8 @@ export interface KubernetesSourceSettings {
   readonly snapshot?: string | undefined;
   /** How long to wait for the first list before serving the snapshot instead. */
   readonly syncTimeoutMs: number;
+  /** How long a silent API server may go unnoticed before the data is reported stale (ms). */
+  readonly livenessMs?: number | undefined;
   readonly guard?: GuardOptions | undefined;
   readonly onGuard?: (service: string, held: boolean) => void;
 }
@@ -75,6 +77,7 @@ export function kubernetesSource(settings: KubernetesSourceSettings, sink: Sourc
     log,
     guard: settings.guard,
     onGuard: settings.onGuard,
+    livenessMs: settings.livenessMs,
     onChange: (data) => {
       synced = true;
       sink.data(data, 'kubernetes');

@@ -1,10 +1,17 @@
 // The control plane the controller, end-to-end and chart tests run on (harness/control-plane.ts):
 // what they rely on of it, and nothing about the API server or its clients beyond that.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { after, before, describe, it } from 'node:test';
 import { KubeClient } from '../../src/kube/rest.ts';
 import { findBinaries, KUBE_VERSION, pidAlive, portInUse, rssBytes, startControlPlane, type ControlPlane } from '../../harness/control-plane.ts';
+
+/** The state letter of a process in /proc (T: stopped by a signal). */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '';
+}
 
 describe('binaries', () => {
   it('names the missing binary and how to build it', () => {
@@ -57,6 +64,35 @@ describe('control plane', { timeout: 240_000 }, () => {
       assert.notEqual(cp.pids.apiServer, oldPid);
       assert.equal((await k.request<{ data: { a: string } }>('GET', `/api/v1/namespaces/${ns}/configmaps/kept`)).data.a, '1');
     }
+  });
+
+  it('freezes the apiserver (SIGSTOP) and thaws it; a frozen apiserver is still stopped by stopApiServer()', async () => {
+    const pid = cp.pids.apiServer;
+    assert.ok(pid !== undefined);
+    cp.freezeApiServer();
+    assert.equal(processState(pid), 'T', 'stopped');
+    // Connected while frozen (the kernel accepts the connection; nobody reads it until the thaw).
+    let connected!: () => void;
+    const tcpUp = new Promise<void>((resolve) => (connected = resolve));
+    const held = new Promise<number>((resolve, reject) => {
+      const req = httpsRequest(`${cp.server}/api/v1/namespaces/${ns}`, { ca: cp.caPem, headers: { authorization: `Bearer ${cp.token}` } }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('socket', (socket) => socket.once('connect', connected));
+      req.on('error', reject);
+      req.end();
+    });
+    await tcpUp;
+    assert.equal(processState(pid), 'T', 'still stopped once connected');
+    cp.thawApiServer();
+    assert.equal(await held, 200, 'answered after the thaw');
+    assert.notEqual(processState(pid), 'T');
+    cp.freezeApiServer();
+    await cp.stopApiServer();
+    assert.equal(pidAlive(pid), false);
+    await cp.startApiServer();
+    assert.equal((await k.request<{ status: { phase: string } }>('GET', `/api/v1/namespaces/${ns}`)).status.phase, 'Active');
   });
 
   it('stop() kills everything, frees the ports and removes the temp dirs', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { Reflector } from '../../src/kube/reflector.ts';
+import { Reflector, watchDeadlines } from '../../src/kube/reflector.ts';
 import { Store } from '../../src/kube/store.ts';
 import { FakeClock, settle } from '../support/fake-clock.ts';
 import { FakeKube, networkError } from '../support/fake-kube.ts';
@@ -18,7 +18,7 @@ interface Item {
 const PODS = '/api/v1/pods';
 const pod = (name: string): string => `/api/v1/namespaces/ns/pods/${name}`;
 
-function setup(o: { backoff?: { initial: number; max: number } } = {}) {
+function setup(o: { backoff?: { initial: number; max: number }; livenessMs?: number } = {}) {
   const clock = new FakeClock();
   const kube = new FakeKube();
   const store = new Store<Item>({});
@@ -36,6 +36,7 @@ function setup(o: { backoff?: { initial: number; max: number } } = {}) {
     log: pino({ level: 'silent' }),
     pageSize: 2,
     backoff: o.backoff,
+    livenessMs: o.livenessMs,
     clock,
     random: () => 0.5, // no jitter: the delays are exact
   });
@@ -152,5 +153,55 @@ describe('reflector', () => {
     await settle();
     await reflector.stop();
     await assert.rejects(started, { name: 'AbortError' });
+  });
+});
+
+describe('reflector liveness', () => {
+  // livenessMs 10 s: a watch silent for 5 s is restarted; a restart unanswered for 5 s is stale.
+  const watches = (kube: FakeKube): number => kube.calls.filter((c) => c === `WATCH ${PODS}`).length;
+
+  it('the server ends each watch before the client would call it silent', () => {
+    for (const liveness of [4000, 5000, 10_000, 60_000, 300_000]) {
+      for (const random of [0, 0.5, 0.999]) {
+        const d = watchDeadlines(liveness, random);
+        assert.ok(d.timeoutSeconds >= 1 && d.timeoutSeconds * 1000 < d.silenceMs, `${liveness} ${random}: ${JSON.stringify(d)}`);
+        assert.equal(d.silenceMs + d.answerMs, liveness, 'detection within the liveness window');
+      }
+    }
+    assert.deepEqual(watchDeadlines(60_000, 0.5), { timeoutSeconds: 21, silenceMs: 30_000, answerMs: 30_000 });
+  });
+
+  it('events and bookmarks keep a watch alive; silence restarts it, and a restart answered at once keeps the data current', async () => {
+    const { kube, clock, reflector } = setup({ livenessMs: 10_000 });
+    kube.put(pod('a'), { value: 1 });
+    await reflector.start();
+    await clock.advance(4000);
+    kube.bookmark();
+    await clock.advance(4000);
+    kube.put(pod('a'), { value: 2 });
+    await clock.advance(4000);
+    assert.equal(watches(kube), 1, 'a watch with events within the deadline is kept');
+    await clock.advance(1000);
+    assert.equal(watches(kube), 2, 'silent for 5 s: restarted');
+    assert.equal(reflector.connected, true, 'quiet is not stale');
+    await reflector.stop();
+  });
+
+  it('a restart unanswered within its deadline marks the store stale; an answer makes it current again', async () => {
+    const { kube, clock, reflector } = setup({ livenessMs: 10_000, backoff: { initial: 200, max: 1000 } });
+    kube.put(pod('a'), { value: 1 });
+    await reflector.start();
+    const frozenAt = clock.now();
+    kube.fail = (method) => (method === 'WATCH' ? 'hang' : undefined);
+    await clock.advance(5000);
+    assert.equal(watches(kube), 2, 'restarted after 5 s of silence');
+    assert.equal(reflector.connected, true, 'not stale while the restart may still be answered');
+    await clock.advance(5000);
+    assert.equal(reflector.connected, false, 'no answer within 5 s: stale');
+    assert.equal(reflector.lastConnected, frozenAt, 'unreachable since its last word, before the silence');
+    kube.fail = undefined;
+    await clock.until(() => reflector.connected, 2000);
+    assert.equal(watches(kube) >= 3, true);
+    await reflector.stop();
   });
 });
