@@ -74,7 +74,10 @@ export async function serve(options: ServeOptions, log: Logger, signal?: AbortSi
   const notifier = options.notify === undefined || options.notify.length === 0 ? undefined : new Notifier(options.notify, options.zone, log.child({ component: 'notify' }));
   const sink: SourceSink = {
     data(data, origin) {
-      const accepted = answerers.accept(data, origin);
+      this.change({ full: data }, origin);
+    },
+    change(update, origin) {
+      const accepted = answerers.accept(update, origin);
       if (accepted !== undefined) notifier?.notify(accepted.serial, accepted.soa);
     },
     rejected(err) {

@@ -1,4 +1,4 @@
-import type { ZoneData, Freshness } from '../dns/index/zone-data.ts';
+import type { Freshness, ZoneUpdate } from '../dns/index/zone-data.ts';
 import type { Logger } from 'pino';
 import type { Readiness } from '../observability/http.ts';
 
@@ -14,8 +14,8 @@ export interface Accepted {
 
 /** The processes that answer. */
 export interface Answerers {
-  /** Takes a version of the data; undefined when it answers exactly as the last one. */
-  accept(data: ZoneData, origin: string): Accepted | undefined;
+  /** Takes a source's update; undefined when the zone answers exactly as before. */
+  accept(update: ZoneUpdate, origin: string): Accepted | undefined;
   /** Starts answering; resolves with the DNS port once every answerer listens (and has the zone, if there is one). */
   start(freshness: () => Freshness): Promise<number>;
   /** For /readyz. */

@@ -15,9 +15,9 @@ export function localAnswerers(options: AnsweringOptions & ZoneSettings, registr
   const warnSkipped = skippedApplicationsLogger(sourceLog);
   let dns: DnsServer | undefined;
   return {
-    accept(data, origin) {
+    accept(update, origin) {
       const first = holder.current === undefined;
-      const result = holder.update(data);
+      const result = holder.update(update);
       if (!result.changed) return undefined;
       zoneMetrics.swapped(result.index, result.buildMs);
       const { serial, stats } = result.index;

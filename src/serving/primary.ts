@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from 'pino';
 import { AggregatorRegistry, type Registry } from 'prom-client';
-import type { Freshness, ZoneData } from '../dns/index/zone-data.ts';
+import type { Freshness } from '../dns/index/zone-data.ts';
 import { ZoneVersions } from '../dns/index/zone-holder.ts';
 import type { ZoneSettings } from '../dns/index/zone-index.ts';
 import type { ZoneMetrics } from '../observability/metrics.ts';
@@ -16,8 +16,8 @@ export function clusterAnswerers(options: ZoneSettings & { readonly workers: num
   const aggregator = new AggregatorRegistry();
   const sourceLog = log.child({ component: 'source' });
   const warnSkipped = skippedApplicationsLogger(sourceLog);
-  const versions = new ZoneVersions(options);
-  let zone: { data: ZoneData; serial: number } | undefined;
+  const versions = new ZoneVersions();
+  let serial: number | undefined;
   const installed = new Map<number, number>(); // worker id -> serial it serves
   let stopping = false;
   let counted: number | undefined; // the serial last counted as swapped in everywhere
@@ -30,11 +30,11 @@ export function clusterAnswerers(options: ZoneSettings & { readonly workers: num
   const fork = (): Worker => {
     const worker = cluster.fork();
     worker.on('message', (msg: ToPrimary) => {
-      if (msg.type === 'hello' && zone !== undefined) send(worker, { type: 'zone', data: zone.data, serial: zone.serial });
+      if (msg.type === 'hello' && serial !== undefined) send(worker, { type: 'zone', data: versions.data(), serial });
       if (msg.type !== 'installed') return;
       installed.set(worker.id, msg.serial);
       const everywhere = [...installed.values()].every((s) => s === msg.serial) && installed.size === workers().length;
-      if (msg.serial !== zone?.serial || !everywhere) return;
+      if (msg.serial !== serial || !everywhere) return;
       onAllInstalled();
       if (counted === msg.serial) return;
       counted = msg.serial;
@@ -45,13 +45,13 @@ export function clusterAnswerers(options: ZoneSettings & { readonly workers: num
   };
 
   return {
-    accept(data, origin) {
-      const serial = versions.next(data);
-      if (serial === undefined) return undefined;
-      const first = zone === undefined;
-      zone = { data, serial };
-      sourceLog.info({ origin, serial, services: data.services.length }, first ? 'zone loaded' : 'zone reloaded');
-      for (const w of workers()) send(w, { type: 'zone', data, serial });
+    accept(update, origin) {
+      const next = versions.next(update);
+      if (next === undefined) return undefined;
+      const first = serial === undefined;
+      serial = next.serial;
+      sourceLog.info({ origin, serial, services: versions.services, changed: next.delta.put.length, removed: next.delta.drop.length }, first ? 'zone loaded' : 'zone reloaded');
+      for (const w of workers()) send(w, { type: 'delta', delta: next.delta, serial });
       return { serial };
     },
     async start(freshness: () => Freshness) {
@@ -85,13 +85,13 @@ export function clusterAnswerers(options: ZoneSettings & { readonly workers: num
       });
       for (let i = 0; i < options.workers; i++) fork();
       await allListening;
-      if (zone !== undefined) await allInstalled;
+      if (serial !== undefined) await allInstalled;
       return dnsPort;
     },
     readiness() {
       const live = workers().length;
-      const ready = zone !== undefined && installed.size >= live && live > 0;
-      return { ready, detail: ready ? `zone serial ${zone?.serial} in ${live} workers` : `${installed.size}/${live} workers have a zone` };
+      const ready = serial !== undefined && installed.size >= live && live > 0;
+      return { ready, detail: ready ? `zone serial ${serial} in ${live} workers` : `${installed.size}/${live} workers have a zone` };
     },
     async metrics() {
       return `${await registry.metrics()}\n${await aggregator.clusterMetrics()}`;

@@ -32,10 +32,10 @@ export async function runWorker(options: AnsweringOptions & ZoneSettings, log: L
   };
   // Messages are handled from the start: a stop sent while the sockets are still binding is kept.
   process.on('message', (msg: ToWorker) => {
-    if (msg.type === 'zone') {
-      const result = holder.install(msg.data, msg.serial);
+    if (msg.type === 'zone' || msg.type === 'delta') {
+      const result = holder.install(msg.type === 'zone' ? { full: msg.data } : { delta: msg.delta }, msg.serial);
       const { stats, skippedApplications } = result.index;
-      process.send?.({ type: 'installed', serial: msg.serial, buildMs: result.changed ? result.buildMs : 0, stats, skippedApplications } satisfies ToPrimary);
+      process.send?.({ type: 'installed', serial: msg.serial, buildMs: result.buildMs, stats, skippedApplications } satisfies ToPrimary);
     } else if (msg.type === 'freshness') {
       freshness = msg.freshness;
     } else if (msg.type === 'stop') {

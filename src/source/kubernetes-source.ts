@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { decodeEndpointParams, decodeParams } from '../contracts/annotations.ts';
-import type { EndpointData, ServiceData, ZoneData } from '../dns/index/zone-data.ts';
+import { serviceId, type EndpointData, type ServiceData, type ZoneData, type ZoneDelta } from '../dns/index/zone-data.ts';
 import { weightOf } from '../dubbo/metadata.ts';
 import { Informer } from '../kube/informer.ts';
 import { SLICE_INDEXES } from '../kube/indexes.ts';
@@ -50,8 +50,8 @@ export interface KubernetesSourceOptions {
   /** The namespaces watched; all when undefined. */
   readonly namespaces?: NamespaceScope;
   readonly log: Logger;
-  /** Called (coalesced) whenever the data changed. */
-  readonly onChange: (data: ZoneData) => void;
+  /** Called (coalesced) with what changed since the last call. */
+  readonly onChange: (delta: ZoneDelta) => void;
   /** The mass-deregistration guard; off when undefined. */
   readonly guard?: GuardOptions | undefined;
   /** Told when the guard starts or stops holding a service's drop. */
@@ -102,6 +102,11 @@ export class KubernetesSource {
     await Promise.all([this.#services.stop(), this.#slices.stop()]);
   }
 
+  /** All of the data, as of now. */
+  data(): ZoneData {
+    return { services: [...this.#data.values()] };
+  }
+
   /** Services whose endpoint drop is being held by the guard. */
   get held(): number {
     return this.#held.size;
@@ -136,9 +141,14 @@ export class KubernetesSource {
   #flush(): void {
     this.#scheduled = false;
     const now = Date.now();
+    const put: ServiceData[] = [];
+    const drop: string[] = [];
     for (const key of this.#dirty) {
       const service = this.#services.store.get(key);
       const next = service === undefined ? undefined : serviceData(service, this.#slices.store.byIndex('service', key));
+      const before = this.#data.get(key);
+      // A Service whose key changed (its annotations were rewritten) is a new identity in the zone.
+      if (before !== undefined && (next === undefined || serviceId(before) !== serviceId(next))) drop.push(serviceId(before));
       if (next === undefined) {
         // A deleted Service is an explicit decision: never held.
         this.#data.delete(key);
@@ -147,10 +157,12 @@ export class KubernetesSource {
       }
       if (this.#o.guard === undefined) {
         this.#data.set(key, next);
+        put.push(next);
         continue;
       }
-      const decision = guardDecision(this.#data.get(key), next, this.#held.get(key), now, this.#o.guard);
+      const decision = guardDecision(before, next, this.#held.get(key), now, this.#o.guard);
       this.#data.set(key, decision.publish);
+      put.push(decision.publish);
       if (decision.heldSince === undefined) this.#release(key);
       else {
         if (!this.#held.has(key)) {
@@ -165,6 +177,6 @@ export class KubernetesSource {
       }
     }
     this.#dirty.clear();
-    this.#o.onChange({ services: [...this.#data.values()] });
+    this.#o.onChange({ put, drop });
   }
 }

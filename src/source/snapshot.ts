@@ -36,7 +36,7 @@ export class SnapshotWriter {
   readonly #file: string;
   readonly #intervalMs: number;
   readonly #log: Logger;
-  #pending: { data: ZoneData; asOf: number } | undefined;
+  #pending: { read: () => ZoneData; asOf: number } | undefined;
   #timer: NodeJS.Timeout | undefined;
   #lastWrite = 0;
   #writing: Promise<void> = Promise.resolve();
@@ -47,9 +47,9 @@ export class SnapshotWriter {
     this.#log = log;
   }
 
-  /** Schedules `data` to be written (the latest wins). */
-  save(data: ZoneData, asOf: number): void {
-    this.#pending = { data, asOf };
+  /** Schedules the data `read` returns to be written (read when written: the latest wins). */
+  save(read: () => ZoneData, asOf: number): void {
+    this.#pending = { read, asOf };
     if (this.#timer !== undefined) return;
     const wait = Math.max(0, this.#lastWrite + this.#intervalMs - Date.now());
     this.#timer = setTimeout(() => {
@@ -72,13 +72,14 @@ export class SnapshotWriter {
     if (pending === undefined) return;
     this.#pending = undefined;
     this.#lastWrite = Date.now();
+    const data = pending.read();
     // Unique per writer: replicas sharing a volume all run as PID 1 in their containers.
     const tmp = `${this.#file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
       await mkdir(dirname(this.#file), { recursive: true });
-      await writeFile(tmp, JSON.stringify({ version: 1, asOf: pending.asOf, data: pending.data } satisfies SnapshotFile));
+      await writeFile(tmp, JSON.stringify({ version: 1, asOf: pending.asOf, data } satisfies SnapshotFile));
       await rename(tmp, this.#file);
-      this.#log.debug({ file: this.#file, services: pending.data.services.length }, 'snapshot written');
+      this.#log.debug({ file: this.#file, services: data.services.length }, 'snapshot written');
     } catch (err) {
       this.#log.warn({ file: this.#file, err: (err as Error).message }, 'could not write snapshot');
     }

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { Freshness, ZoneData } from '../dns/index/zone-data.ts';
+import type { Freshness, ZoneData, ZoneUpdate } from '../dns/index/zone-data.ts';
 import type { KubeClient } from '../kube/rest.ts';
 import { KubernetesSource } from './kubernetes-source.ts';
 import type { GuardOptions } from './deregistration-guard.ts';
@@ -9,11 +9,15 @@ import { readSnapshot, SnapshotWriter } from './snapshot.ts';
 import type { NamespaceScope } from '../kube/scope.ts';
 
 // Where `serve` gets its zone data: a registry file, or the cluster (with the snapshot as the
-// failover path). Both deliver whole ZoneData values; the server does not know which it has.
+// failover path). A file delivers whole ZoneData values; the cluster delivers what changed. The
+// server does not know which source it has.
 
 /** What a source tells the server. */
 export interface SourceSink {
+  /** All of the source's data. */
   data(data: ZoneData, origin: 'file' | 'kubernetes' | 'snapshot'): void;
+  /** An update: all of the source's data, or what changed since its last one. */
+  change(update: ZoneUpdate, origin: 'file' | 'kubernetes' | 'snapshot'): void;
   rejected(error: RegistryFileError): void;
 }
 
@@ -78,10 +82,11 @@ export function kubernetesSource(settings: KubernetesSourceSettings, sink: Sourc
     guard: settings.guard,
     onGuard: settings.onGuard,
     livenessMs: settings.livenessMs,
-    onChange: (data) => {
+    onChange: (delta) => {
+      // The first delivery replaces whatever was served before (a snapshot): whole data.
+      sink.change(synced ? { delta } : { full: kube.data() }, 'kubernetes');
       synced = true;
-      sink.data(data, 'kubernetes');
-      writer?.save(data, Date.now());
+      writer?.save(() => kube.data(), Date.now());
     },
   });
   return {

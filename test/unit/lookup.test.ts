@@ -183,10 +183,12 @@ describe('lookup table', () => {
   it('raises the serial only when the content changes', () => {
     const h = new ZoneHolder({ zone: 'dubbo.internal.', ttl: 5 });
     const first = h.update(parseRegistry(REGISTRY));
+    const firstSerial = h.current?.serial;
     assert.equal(h.update(parseRegistry(REGISTRY)).changed, false);
+    assert.equal(h.current?.serial, firstSerial);
     const second = h.update(parseRegistry(REGISTRY.replace('10.0.0.12', '10.0.0.13')));
     assert.ok(second.changed && first.changed);
-    assert.ok(second.index.serial > first.index.serial);
+    assert.ok(second.index.serial > firstSerial!);
   });
 });
 

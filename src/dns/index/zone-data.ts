@@ -1,4 +1,4 @@
-import type { ServiceKey } from '../../dubbo/service-key.ts';
+import { serviceKeyId, type ServiceKey } from '../../dubbo/service-key.ts';
 
 // The one input of the zone index, whatever the source (registry file or Kubernetes): docs/architecture.md
 // "one index, two sources". Plain data, so both sources and the tests can build it.
@@ -32,6 +32,25 @@ export interface ServiceData {
 /** Everything a zone is built from. */
 export interface ZoneData {
   readonly services: readonly ServiceData[];
+}
+
+/**
+ * What changed since a source's last delivery: services added or replaced (matched by namespace
+ * and key) and services gone. A source that knows what changed sends this, so the zone's cost of a
+ * change is the changed services, not the zone.
+ */
+export interface ZoneDelta {
+  readonly put: readonly ServiceData[];
+  /** {@link serviceId}s of the services gone (applied before `put`). */
+  readonly drop: readonly string[];
+}
+
+/** What a source delivers: all of its data, or what changed since its last delivery. */
+export type ZoneUpdate = { readonly full: ZoneData } | { readonly delta: ZoneDelta };
+
+/** A service's identity in a zone: its namespace and key. */
+export function serviceId(service: { readonly namespace: string; readonly key: ServiceKey }): string {
+  return `${service.namespace}\u0000${serviceKeyId(service.key)}`;
 }
 
 /** How current a source's data is. */

@@ -1,20 +1,16 @@
-import { createHash } from 'node:crypto';
 import { normalizeZone } from '../../dubbo/naming.ts';
-import { serviceKeyId } from '../../dubbo/service-key.ts';
 import { QTYPE } from '../wire/codes.ts';
 import { encodeRecord, nameToWire, suffixTable } from '../wire/encode.ts';
 import { applicationName, applicationRecords, serviceApplications, type ServiceApplications } from './app-records.ts';
 import { serviceRecords } from './records.ts';
 import type { NameNode, Prepared, Rdata, RRset, Snapshot } from '../model/types.ts';
 import { NO_BYTES, NO_ENDS, prepare } from '../wire/packed.ts';
-import type { ServiceData, ZoneData } from './zone-data.ts';
+import { ServiceSet } from './service-set.ts';
+import { serviceId, type ServiceData, type ZoneData, type ZoneDelta } from './zone-data.ts';
 
-// The zone as an immutable snapshot (docs/architecture.md): built off to the side, with every
-// answer precomputed as wire bytes per (name, type), then swapped in whole by its holder. Queries
-// read one reference and never see a half-built zone. A build reuses what did not change: the
-// compiled names of unchanged services, the browse records of unchanged namespaces, and the name
-// table itself (copied, then patched), so one endpoint changing costs one service, not the zone
-// (plus the application-level names of its applications, app-records.ts).
+// The zone's answers (docs/architecture.md): every answer precomputed as wire bytes per (name, type)
+// in one table that each change patches in place (ZoneTable below), so one endpoint changing costs
+// that service and the application names it feeds, never a pass over the zone.
 
 /** Settings that shape every record. */
 export interface ZoneSettings {
@@ -36,41 +32,44 @@ export interface ZoneStats {
   readonly endpoints: number;
 }
 
-/** Per-service compiled names, reused by the next build when the service did not change. */
+/** One service's compiled names. */
 interface Fragment {
-  readonly fingerprint: string;
   /** The DNS-SD instance name `S._dubbo._tcp.N.Z`, for the namespace's browse PTR. */
   readonly instance: string;
   /** Its names, with the empty non-terminals inside its own subtree (`_tcp.S.N.Z`). */
   readonly nodes: ReadonlyMap<string, NameNode>;
   readonly records: number;
   readonly endpoints: number;
-  /** The applications its providers belong to, so a build can group services by application without reading endpoints. */
+  /** The applications its providers belong to. */
   readonly applications: ServiceApplications;
-  /** `namespace NUL label` of each of those applications: the keys of `Carry.apps`. */
+  /** `namespace NUL label` of each of those applications: keys of the table's applications. */
   readonly appIds: readonly string[];
 }
 
-/** One application's compiled name, reused while the services in it are unchanged. */
-interface AppFragment {
-  /** The fingerprints of its services, in order: equal lists mean the same records. */
-  readonly fingerprints: readonly string[];
-  readonly nodes: ReadonlyMap<string, NameNode>;
-  readonly records: number;
+/** A service in the table. */
+interface ServiceEntry {
+  readonly service: ServiceData;
+  readonly fragment: Fragment;
 }
 
-/** What a build keeps for the next one besides the fragments. */
-interface Carry {
-  readonly fragments: ReadonlyMap<string, Fragment>;
-  /** Namespace NUL application label -> its compiled name. */
-  readonly apps: ReadonlyMap<string, AppFragment>;
-  /** Namespace -> its browse node and the instance list it was built from. */
-  readonly browse: ReadonlyMap<string, { readonly instances: string; readonly node: NameNode }>;
-  /** Keys of the names owned by the zone level (apex, namespaces, browse), replaced every build. */
-  readonly zoneKeys: readonly string[];
+/** An application in the table: its member services and its compiled name. */
+interface AppEntry {
+  readonly namespace: string;
+  readonly label: string;
+  /** Service id -> service, for the services with a provider in this application. */
+  readonly members: Map<string, ServiceData>;
+  nodes: ReadonlyMap<string, NameNode>;
+  records: number;
 }
 
-/** An immutable, fully compiled zone. */
+/** A namespace in the table: its services' DNS-SD instances and its application count. */
+interface NamespaceEntry {
+  /** Service id -> instance name. */
+  readonly instances: Map<string, string>;
+  applications: number;
+}
+
+/** The zone as answering sees it (a {@link ZoneTable}). */
 export interface ZoneIndex extends Snapshot {
   /** Apex, lowercase, trailing dot. */
   readonly zone: string;
@@ -80,16 +79,12 @@ export interface ZoneIndex extends Snapshot {
   readonly ttl: number;
   /** Lowercase wire-form name (latin1) -> node; includes empty non-terminals. */
   readonly names: ReadonlyMap<string, NameNode>;
-  /** Content hash: equal for zones that answer the same (serial aside). See {@link zoneFingerprint}. */
-  readonly fingerprint: string;
   readonly stats: ZoneStats;
   /** Application names not published because they are not valid DNS labels (sorted); the server warns once per name. */
   readonly skippedApplications: readonly string[];
   /** The SOA record for a negative answer whose question has the apex at `apexOffset`. */
   negativeSoa(apexOffset: number): Buffer;
-  /** What the next incremental build reuses. */
-  readonly carry: Carry;
-  /** When this snapshot was built (ms since epoch). */
+  /** When this version was installed (ms since epoch). */
   readonly builtAt: number;
   /**
    * Every record of the zone for a transfer (RFC 5936): SOA first, then all others, then SOA
@@ -182,7 +177,7 @@ function compact(nodes: ReadonlyMap<string, NameNode>): Map<string, NameNode> {
   return out;
 }
 
-function compileService(service: ServiceData, zone: string, ttl: number, fingerprint: string): Fragment {
+function compileService(service: ServiceData, zone: string, ttl: number): Fragment {
   const { label, records } = serviceRecords(service, zone);
   const addressOf = (target: string): readonly RRset[] => (records.get(target) ?? []).filter((s) => s.type === 'A' || s.type === 'AAAA');
   let count = 0;
@@ -203,211 +198,252 @@ function compileService(service: ServiceData, zone: string, ttl: number, fingerp
   const instance = `${label}._dubbo._tcp.${service.namespace}.${zone}`;
   const applications = serviceApplications(service);
   const appIds = applications.labels.map((l) => `${service.namespace}\u0000${l}`);
-  return { fingerprint, instance, nodes, records: count, endpoints: service.endpoints.length, applications, appIds };
+  return { instance, nodes, records: count, endpoints: service.endpoints.length, applications, appIds };
 }
 
-/** The members of one application in this build. */
-interface AppMembers {
-  readonly namespace: string;
-  readonly label: string;
-  readonly services: ServiceData[];
-  readonly fingerprints: string[];
-}
-
-function compileApplication(app: AppMembers, zone: string, ttl: number): AppFragment {
-  const { rrsets, glue } = applicationRecords(app.label, app.namespace, zone, app.services);
+function compileApplication(app: AppEntry, zone: string, ttl: number): void {
+  const services = [...app.members].sort(byId).map(([, service]) => service);
+  const { rrsets, glue } = applicationRecords(app.label, app.namespace, zone, services);
   const owner = applicationName(app.label, app.namespace, zone);
   // An application whose providers are all unready still exists: NODATA, not NXDOMAIN.
-  const nodes = rrsets.length === 0 ? new Map([[wireKey(owner), EMPTY]]) : compact(compileNodes(new Map([[owner, [...rrsets]]]), ttl, (target) => glue.get(target) ?? []));
-  return { fingerprints: app.fingerprints, nodes, records: rrsets.reduce((n, set) => n + set.records.length, 0) };
+  app.nodes = rrsets.length === 0 ? new Map([[wireKey(owner), EMPTY]]) : compact(compileNodes(new Map([[owner, [...rrsets]]]), ttl, (target) => glue.get(target) ?? []));
+  app.records = rrsets.reduce((n, set) => n + set.records.length, 0);
 }
 
-function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** Service data are immutable, so each object's fingerprint is computed once (sources reuse objects of unchanged services). */
-const fingerprints = new WeakMap<ServiceData, string>();
-function fingerprintOf(service: ServiceData): string {
-  let f = fingerprints.get(service);
-  if (f === undefined) {
-    f = createHash('sha256').update(JSON.stringify(service)).digest('base64');
-    fingerprints.set(service, f);
-  }
-  return f;
-}
-
-function fragmentId(service: ServiceData): string {
-  return `${service.namespace}\u0000${serviceKeyId(service.key)}`;
-}
-
-/** The services a zone is built from, sorted, without duplicates (a second copy would shadow the first). */
-function distinctServices(data: ZoneData): { id: string; service: ServiceData }[] {
-  const sorted = data.services.map((service) => ({ id: fragmentId(service), service })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return sorted.filter((x, i) => i === 0 || sorted[i - 1]?.id !== x.id);
-}
-
-/** What a zone built from `data` would answer, as a hash: equal hashes, no rebuild. */
-export function zoneFingerprint(data: ZoneData, settings: ZoneSettings): string {
-  const hash = createHash('sha256').update(`${normalizeZone(settings.zone)}\u0000${settings.ttl}\u0000`);
-  for (const { service } of distinctServices(data)) hash.update(fingerprintOf(service)).update('\u0000');
-  return hash.digest('hex');
+function byId(a: readonly [string, unknown], b: readonly [string, unknown]): number {
+  return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
 }
 
 /**
- * Builds a snapshot from zone data. `previous` lends what did not change, so one endpoint changing
- * recompiles one service, not the zone.
+ * The zone, every answer precomputed as wire bytes per (name, type), patched in place by each
+ * change: a change recompiles the services it names, the application names those services feed,
+ * and, when services come or go, their namespace's browse PTR; the rest of the table is untouched.
+ * Answering reads the table synchronously between changes (one thread; a change is applied in one
+ * synchronous step, after everything new is compiled), so no query sees a half-applied change.
  */
-export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: number, previous?: ZoneIndex): ZoneIndex {
-  const zone = normalizeZone(settings.zone);
-  const { ttl } = settings;
-  const carry = previous !== undefined && previous.zone === zone && previous.ttl === ttl ? previous.carry : undefined;
+export class ZoneTable implements ZoneIndex {
+  readonly zone: string;
+  readonly zoneKey: string;
+  readonly ttl: number;
+  readonly names = new Map<string, NameNode>();
+  serial = 0;
+  builtAt = 0;
+  readonly #services = new Map<string, ServiceEntry>();
+  readonly #apps = new Map<string, AppEntry>();
+  readonly #namespaces = new Map<string, NamespaceEntry>();
+  /** Unpublishable application name -> how many services name it. */
+  readonly #skipped = new Map<string, number>();
+  readonly #nsGlue: readonly RRset[];
+  #soa: Rdata | undefined;
+  #negatives = new Map<number, Buffer>();
+  #serviceRecords = 0;
+  #endpoints = 0;
+  #appRecords = 0;
+  #browseRecords = 0;
 
-  const services = distinctServices(data);
-  const fragments = new Map<string, Fragment>();
-  const names = carry === undefined || previous === undefined ? new Map<string, NameNode>() : new Map(previous.names);
-  const zoneHash = createHash('sha256').update(`${zone}\u0000${ttl}\u0000`);
-  let recordCount = 0;
-  let endpoints = 0;
-
-  // 1. Services: reuse unchanged fragments; patch the copied name table for the others. On the way,
-  // group them by application (`A.app.N.Z`) from what each fragment recorded, without reading endpoints.
-  const members = new Map<string, AppMembers>();
-  const skipped = new Set<string>();
-  for (const { id, service } of services) {
-    const fingerprint = fingerprintOf(service);
-    zoneHash.update(fingerprint).update('\u0000');
-    const prior = carry?.fragments.get(id);
-    const fragment = prior !== undefined && prior.fingerprint === fingerprint ? prior : compileService(service, zone, ttl, fingerprint);
-    fragments.set(id, fragment);
-    recordCount += fragment.records;
-    endpoints += fragment.endpoints;
-    const { appIds, applications } = fragment;
-    for (let i = 0; i < appIds.length; i++) {
-      const appId = appIds[i]!;
-      let app = members.get(appId);
-      if (app === undefined) {
-        app = { namespace: service.namespace, label: applications.labels[i]!, services: [], fingerprints: [] };
-        members.set(appId, app);
-      }
-      app.services.push(service);
-      app.fingerprints.push(fingerprint);
+  constructor(settings: ZoneSettings) {
+    this.zone = normalizeZone(settings.zone);
+    this.zoneKey = wireKey(this.zone);
+    this.ttl = settings.ttl;
+    const nsName = nameserverName(this.zone);
+    const glue: RRset[] = [];
+    for (const type of ['A', 'AAAA'] as const) {
+      const records = (settings.nameserverAddresses ?? []).filter((a) => a.includes(':') === (type === 'AAAA')).map((address): Rdata => ({ type, address }));
+      if (records.length > 0) glue.push({ name: nsName, type, records });
     }
-    for (const name of applications.skipped) skipped.add(name);
-  }
-  // 1b. Applications: recompiled only when one of their services changed.
-  const apps = new Map<string, AppFragment>();
-  for (const [appId, app] of members) {
-    const prior = carry?.apps.get(appId);
-    const compiled = prior !== undefined && sameList(prior.fingerprints, app.fingerprints) ? prior : compileApplication(app, zone, ttl);
-    apps.set(appId, compiled);
-    recordCount += compiled.records;
+    this.#nsGlue = glue;
+    if (glue.length > 0) for (const [key, node] of compileNodes(new Map([[nsName, glue]]), this.ttl, () => [])) this.names.set(key, node);
   }
 
-  if (carry !== undefined) {
-    for (const [id, old] of carry.fragments) if (fragments.get(id) !== old) for (const key of old.nodes.keys()) names.delete(key);
-    for (const [id, old] of carry.apps) if (apps.get(id) !== old) for (const key of old.nodes.keys()) names.delete(key);
-    for (const key of carry.zoneKeys) names.delete(key);
+  get stats(): ZoneStats {
+    const glue = this.#nsGlue.reduce((n, set) => n + set.records.length, 0);
+    return {
+      services: this.#services.size,
+      applications: this.#apps.size,
+      names: this.names.size,
+      records: this.#serviceRecords + this.#appRecords + this.#browseRecords + 2 + glue,
+      endpoints: this.#endpoints,
+    };
   }
-  for (const [id, fragment] of fragments) if (carry?.fragments.get(id) !== fragment) for (const [key, node] of fragment.nodes) names.set(key, node);
-  for (const [id, app] of apps) if (carry?.apps.get(id) !== app) for (const [key, node] of app.nodes) names.set(key, node);
 
-  // 2. Zone level: apex SOA/NS, and per namespace the DNS-SD browse PTR (RFC 6763 §4.1) and the
-  // empty non-terminals `N.Z`, `_tcp.N.Z` (RFC 8020).
-  const byNamespace = new Map<string, string[]>();
-  for (const { service } of services) {
-    const list = byNamespace.get(service.namespace) ?? [];
-    list.push(fragments.get(fragmentId(service))!.instance);
-    byNamespace.set(service.namespace, list);
+  get skippedApplications(): readonly string[] {
+    return [...this.#skipped.keys()].sort();
   }
-  const zoneKeys: string[] = [];
-  const setZoneNode = (key: string, node: NameNode): void => {
-    if (!names.has(key)) zoneKeys.push(key);
-    names.set(key, node);
-  };
-  const browse = new Map<string, { instances: string; node: NameNode }>();
-  for (const [namespace, instances] of byNamespace) {
-    const owner = `_dubbo._tcp.${namespace}.${zone}`;
-    const joined = instances.join('\u0000');
-    const prior = carry?.browse.get(namespace);
-    const node =
-      prior !== undefined && prior.instances === joined
-        ? prior.node
-        : compact(compileNodes(new Map([[owner, [{ name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) } as RRset]]]), ttl, () => [])).get(wireKey(owner))!;
-    browse.set(namespace, { instances: joined, node });
-    setZoneNode(wireKey(owner), node);
-    setZoneNode(wireKey(`_tcp.${namespace}.${zone}`), EMPTY);
-    setZoneNode(wireKey(`${namespace}.${zone}`), EMPTY);
-    recordCount += instances.length;
+
+  /** Applies a change (services it puts are new or different) and takes `serial`. */
+  apply(delta: ZoneDelta, serial: number): void {
+    // Compile first: whatever throws, throws before the table is touched.
+    const incoming = delta.put.map((service) => ({ id: serviceId(service), service, fragment: compileService(service, this.zone, this.ttl) }));
+    const apps = new Set<string>();
+    const namespaces = new Set<string>();
+    for (const id of delta.drop) {
+      const old = this.#services.get(id);
+      if (old === undefined) continue;
+      this.#removeService(id, old, apps);
+      this.#namespaces.get(old.service.namespace)?.instances.delete(id);
+      namespaces.add(old.service.namespace);
+    }
+    for (const entry of incoming) {
+      const old = this.#services.get(entry.id);
+      if (old !== undefined) this.#removeService(entry.id, old, apps);
+      this.#addService(entry.id, entry, apps);
+      if (old === undefined) {
+        const namespace = entry.service.namespace;
+        let ns = this.#namespaces.get(namespace);
+        if (ns === undefined) this.#namespaces.set(namespace, (ns = { instances: new Map(), applications: 0 }));
+        ns.instances.set(entry.id, entry.fragment.instance);
+        namespaces.add(namespace);
+      }
+    }
+    for (const appId of apps) this.#refreshApplication(appId);
+    for (const namespace of namespaces) this.#refreshNamespace(namespace);
+    this.#setApex(serial);
   }
-  // RFC 8020: `app.N.Z` exists (NODATA) above the application names.
-  for (const app of members.values()) setZoneNode(wireKey(`app.${app.namespace}.${zone}`), EMPTY);
-  const soa: Rdata = { type: 'SOA', mname: nameserverName(zone), rname: `hostmaster.${zone}`, serial, ...SOA_TIMERS, minimum: ttl };
-  const apexSets = new Map<string, RRset[]>([
-    [
-      zone,
+
+  #addService(id: string, entry: ServiceEntry, apps: Set<string>): void {
+    const { fragment, service } = entry;
+    this.#services.set(id, entry);
+    for (const [key, node] of fragment.nodes) this.names.set(key, node);
+    this.#serviceRecords += fragment.records;
+    this.#endpoints += fragment.endpoints;
+    for (let i = 0; i < fragment.appIds.length; i++) {
+      const appId = fragment.appIds[i]!;
+      let app = this.#apps.get(appId);
+      if (app === undefined) {
+        app = { namespace: service.namespace, label: fragment.applications.labels[i]!, members: new Map(), nodes: new Map(), records: 0 };
+        this.#apps.set(appId, app);
+      }
+      app.members.set(id, service);
+      apps.add(appId);
+    }
+    for (const name of fragment.applications.skipped) this.#skipped.set(name, (this.#skipped.get(name) ?? 0) + 1);
+  }
+
+  #removeService(id: string, entry: ServiceEntry, apps: Set<string>): void {
+    const { fragment } = entry;
+    this.#services.delete(id);
+    for (const key of fragment.nodes.keys()) this.names.delete(key);
+    this.#serviceRecords -= fragment.records;
+    this.#endpoints -= fragment.endpoints;
+    for (const appId of fragment.appIds) {
+      this.#apps.get(appId)?.members.delete(id);
+      apps.add(appId);
+    }
+    for (const name of fragment.applications.skipped) {
+      const n = (this.#skipped.get(name) ?? 1) - 1;
+      if (n === 0) this.#skipped.delete(name);
+      else this.#skipped.set(name, n);
+    }
+  }
+
+  /** Recompiles an application whose members changed, or removes it when it has none left. */
+  #refreshApplication(appId: string): void {
+    const app = this.#apps.get(appId);
+    if (app === undefined) return;
+    for (const key of app.nodes.keys()) this.names.delete(key);
+    this.#appRecords -= app.records;
+    const ns = this.#namespaces.get(app.namespace);
+    if (app.members.size === 0) {
+      this.#apps.delete(appId);
+      if (ns !== undefined && --ns.applications === 0) this.names.delete(wireKey(`app.${app.namespace}.${this.zone}`));
+      return;
+    }
+    const isNew = app.nodes.size === 0;
+    compileApplication(app, this.zone, this.ttl);
+    for (const [key, node] of app.nodes) this.names.set(key, node);
+    this.#appRecords += app.records;
+    if (isNew) {
+      const entry = this.#namespaces.get(app.namespace);
+      // The namespace exists: a member service was just added to it.
+      if (entry !== undefined && entry.applications++ === 0) this.names.set(wireKey(`app.${app.namespace}.${this.zone}`), EMPTY);
+    }
+  }
+
+  /**
+   * A namespace whose services came or went: its DNS-SD browse PTR (RFC 6763 §4.1) and the empty
+   * non-terminals `N.Z`, `_tcp.N.Z` (RFC 8020); all gone with its last service.
+   */
+  #refreshNamespace(namespace: string): void {
+    const ns = this.#namespaces.get(namespace);
+    const owner = `_dubbo._tcp.${namespace}.${this.zone}`;
+    const keys = [wireKey(owner), wireKey(`_tcp.${namespace}.${this.zone}`), wireKey(`${namespace}.${this.zone}`)] as const;
+    const before = this.names.get(keys[0])?.types.get(QTYPE.PTR)?.answerEnds.length ?? 0;
+    this.#browseRecords -= before;
+    if (ns === undefined || ns.instances.size === 0) {
+      this.#namespaces.delete(namespace);
+      for (const key of keys) this.names.delete(key);
+      return;
+    }
+    const instances = [...ns.instances].sort(byId).map(([, instance]) => instance);
+    const browse: RRset = { name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) };
+    this.names.set(keys[0], compact(compileNodes(new Map([[owner, [browse]]]), this.ttl, () => [])).get(keys[0])!);
+    this.names.set(keys[1], EMPTY);
+    this.names.set(keys[2], EMPTY);
+    this.#browseRecords += instances.length;
+  }
+
+  /** The apex SOA (with `serial`) and NS, and the names under `dns.Z` that always exist. */
+  #setApex(serial: number): void {
+    this.serial = serial;
+    this.builtAt = Date.now();
+    const zone = this.zone;
+    const nsName = nameserverName(zone);
+    this.#soa = { type: 'SOA', mname: nsName, rname: `hostmaster.${zone}`, serial, ...SOA_TIMERS, minimum: this.ttl };
+    const apex = new Map<string, RRset[]>([
       [
-        { name: zone, type: 'SOA', records: [soa] },
-        { name: zone, type: 'NS', records: [{ type: 'NS', target: nameserverName(zone) }] },
+        zone,
+        [
+          { name: zone, type: 'SOA', records: [this.#soa] },
+          { name: zone, type: 'NS', records: [{ type: 'NS', target: nsName }] },
+        ],
       ],
-    ],
-  ]);
-  recordCount += 2;
-  const nsName = nameserverName(zone);
-  const nsAddresses = (settings.nameserverAddresses ?? []).map((address): Rdata => ({ type: address.includes(':') ? 'AAAA' : 'A', address }));
-  for (const type of ['A', 'AAAA'] as const) {
-    const records = nsAddresses.filter((r) => r.type === type);
-    if (records.length > 0) apexSets.set(nsName, [...(apexSets.get(nsName) ?? []), { name: nsName, type, records }]);
-    recordCount += records.length;
+    ]);
+    for (const [key, node] of compileNodes(apex, this.ttl, (target) => (target === nsName ? this.#nsGlue : []))) this.names.set(key, node);
+    // A namespace named `dns` shares `dns.Z`; whichever leaves last, the name stays.
+    for (const name of [nsName, `dns.${zone}`]) if (!this.names.has(wireKey(name))) this.names.set(wireKey(name), EMPTY);
+    this.#negatives = new Map();
   }
-  const nsGlue = apexSets.get(nsName) ?? [];
-  for (const [key, node] of compileNodes(apexSets, ttl, (target) => (target === nsName ? nsGlue : []))) {
-    zoneKeys.push(key);
-    names.set(key, node);
-  }
-  for (const name of [nameserverName(zone), `dns.${zone}`]) if (!names.has(wireKey(name))) setZoneNode(wireKey(name), EMPTY);
 
-  // The negative-answer SOA depends only on where the apex sits in the question: cache by offset.
-  const negatives = new Map<number, Buffer>();
-  const negativeSoa = (apexOffset: number): Buffer => {
-    let rr = negatives.get(apexOffset);
+  negativeSoa(apexOffset: number): Buffer {
+    // It depends only on where the apex sits in the question: cached by offset.
+    let rr = this.#negatives.get(apexOffset);
     if (rr === undefined) {
-      rr = encodeRecord(zone, ttl, soa, suffixTableAt(zone, apexOffset));
-      negatives.set(apexOffset, rr);
+      rr = encodeRecord(this.zone, this.ttl, this.#soa!, suffixTableAt(this.zone, apexOffset));
+      this.#negatives.set(apexOffset, rr);
     }
     return rr;
-  };
+  }
 
-  return {
-    zone,
-    zoneKey: wireKey(zone),
-    serial,
-    ttl,
-    names,
-    fingerprint: zoneHash.digest('hex'),
-    stats: { services: fragments.size, applications: apps.size, names: names.size, records: recordCount, endpoints },
-    skippedApplications: [...skipped].sort(),
-    negativeSoa,
-    carry: { fragments, apps, browse, zoneKeys },
-    builtAt: Date.now(),
-    *transferRecords() {
-      const table = suffixTable(zone);
-      const encode = function* (sets: Iterable<RRset>): Generator<Buffer> {
-        for (const set of sets) for (const r of set.records) yield encodeRecord(set.name, ttl, r, table);
-      };
-      const soaRecord = encodeRecord(zone, ttl, soa, table);
-      yield soaRecord;
-      yield encodeRecord(zone, ttl, { type: 'NS', target: nameserverName(zone) }, table);
-      yield* encode(nsGlue);
-      for (const [namespace, instances] of byNamespace) {
-        const owner = `_dubbo._tcp.${namespace}.${zone}`;
-        yield* encode([{ name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) }]);
-      }
-      for (const { service } of services) for (const sets of serviceRecords(service, zone).records.values()) yield* encode(sets);
-      for (const app of members.values()) yield* encode(applicationRecords(app.label, app.namespace, zone, app.services).rrsets);
-      yield soaRecord;
-    },
-  };
+  *transferRecords(): Generator<Buffer> {
+    const { zone, ttl } = this;
+    const table = suffixTable(zone);
+    const encode = function* (sets: Iterable<RRset>): Generator<Buffer> {
+      for (const set of sets) for (const r of set.records) yield encodeRecord(set.name, ttl, r, table);
+    };
+    // Read everything now: a change applied while a consumer iterates must not mix two versions.
+    const soaRecord = encodeRecord(zone, ttl, this.#soa!, table);
+    const services = [...this.#services].sort(byId).map(([, e]) => e.service);
+    const namespaces = [...this.#namespaces].sort(byId).map(([namespace, ns]) => ({ namespace, instances: [...ns.instances].sort(byId).map(([, i]) => i) }));
+    const apps = [...this.#apps.values()].map((app) => ({ label: app.label, namespace: app.namespace, services: [...app.members].sort(byId).map(([, s]) => s) }));
+    const glue = this.#nsGlue;
+    yield soaRecord;
+    yield encodeRecord(zone, ttl, { type: 'NS', target: nameserverName(zone) }, table);
+    yield* encode(glue);
+    for (const { namespace, instances } of namespaces) {
+      const owner = `_dubbo._tcp.${namespace}.${zone}`;
+      yield* encode([{ name: owner, type: 'PTR', records: instances.map((target) => ({ type: 'PTR', target })) }]);
+    }
+    for (const service of services) for (const sets of serviceRecords(service, zone).records.values()) yield* encode(sets);
+    for (const app of apps) yield* encode(applicationRecords(app.label, app.namespace, zone, app.services).rrsets);
+    yield soaRecord;
+  }
+}
+
+/** A zone built from scratch from whole data (tests, benches, and the first version of a source). */
+export function buildZoneIndex(data: ZoneData, settings: ZoneSettings, serial: number): ZoneTable {
+  const table = new ZoneTable(settings);
+  table.apply(new ServiceSet().apply({ full: data }), serial);
+  return table;
 }
 
 /** Compression table for a question whose apex starts at `apexOffset`: only the apex's suffixes. */
