@@ -25,11 +25,11 @@
 // Writes bench/results/churn.chart.json (bars: median per size and path).
 
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fmtInt, machine, ms, printUsageAndExit, ROOT, summarize, table, type Summary } from './lib.ts';
+import { fmtInt, machine, ms, printUsageAndExit, summarize, table, writeChart, type Summary } from './lib.ts';
 import { generateRegistry, ZONE } from './zone.ts';
 
 const { values } = parseArgs({
@@ -162,23 +162,14 @@ const out = [
 ];
 process.stdout.write(`${out.join('\n')}\n`);
 
-const chartDir = join(ROOT, 'bench', 'results');
-mkdirSync(chartDir, { recursive: true });
-writeFileSync(
-  join(chartDir, 'churn.chart.json'),
-  `${JSON.stringify(
-    {
-      kind: 'bars',
-      title: `One endpoint change, median time to apply (${values.endpoints} endpoints per service)`,
-      unit: 'ms',
-      groups: results.map((r) => `${fmtInt(r.services)} services`),
-      series: [
-        { label: 'delta (Kubernetes source)', values: results.map((r) => Number(r.delta.p50.toFixed(3))) },
-        { label: 'whole data (registry file)', values: results.map((r) => Number(r.full.p50.toFixed(3))) },
-      ],
-    },
-    null,
-    2,
-  )}\n`,
-);
+writeChart('churn', {
+  kind: 'bars',
+  title: `One endpoint change, median time to apply (${values.endpoints} endpoints per service)`,
+  unit: 'ms',
+  groups: results.map((r) => `${fmtInt(r.services)} services`),
+  series: [
+    { label: 'delta (Kubernetes source)', values: results.map((r) => Number(r.delta.p50.toFixed(3))) },
+    { label: 'whole data (registry file)', values: results.map((r) => Number(r.full.p50.toFixed(3))) },
+  ],
+});
 if (values.json) process.stdout.write(`${JSON.stringify(results)}\n`);
