@@ -788,3 +788,29 @@ export function parseProm(text: string): { name: string; labels: Record<string, 
   }
   return out;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Charts: each bench writes its figures as bench/results/<name>.chart.json; bench/charts.ts draws them.
+
+/** Bars: one value per group and series (qps, MiB, seconds). */
+export interface BarsChart {
+  readonly kind: 'bars';
+  readonly title: string;
+  readonly unit: string;
+  readonly groups: readonly string[];
+  readonly series: readonly { readonly label: string; readonly values: readonly number[] }[];
+}
+/** A latency distribution per series (every sample). */
+export interface CdfChart {
+  readonly kind: 'cdf';
+  readonly title: string;
+  readonly unit: string;
+  readonly series: readonly { readonly label: string; readonly values: readonly number[] }[];
+}
+
+/** Writes bench/results/<name>.chart.json. */
+export function writeChart(name: string, chart: BarsChart | CdfChart): void {
+  const dir = join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${name}.chart.json`), `${JSON.stringify(chart, null, 1)}\n`);
+}

@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { Applier, benchService, CHANGED_BASE, ipv4, Prober, serviceManifest, sliceManifest, withAddress, type BenchService } from './propagation-lib.ts';
-import { killAllChildren, memoryOf, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, type Summary, type Tracked } from './lib.ts';
+import { killAllChildren, memoryOf, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, writeChart, type Summary, type Tracked } from './lib.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = join(ROOT, 'src', 'main.ts');
@@ -325,6 +325,15 @@ async function latencyPhase(applier: Applier, namespace: string, services: Bench
     const memory = { dubbo: { ...memoryOf(dubbo.proc.pid), heap: await heapOf(dubbo) }, coredns: memoryOf(coredns.proc.pid) };
     const d = summarize(records.map((x) => x.dubbo));
     const c = summarize(records.map((x) => x.coredns));
+    writeChart(`propagation-${SERVICES}`, {
+      kind: 'cdf',
+      title: `EndpointSlice write acknowledged -> new answer, ${SERVICES.toLocaleString('en-US')} services x ${ENDPOINTS} endpoints, ${CHANGES} changes`,
+      unit: 'ms',
+      series: [
+        { label: 'dubbo-dns', values: records.flatMap((x) => (x.dubbo === undefined ? [] : [Number(x.dubbo.toFixed(3))])) },
+        { label: 'CoreDNS kubernetes', values: records.flatMap((x) => (x.coredns === undefined ? [] : [Number(x.coredns.toFixed(3))])) },
+      ],
+    });
     const slowest = [...records].sort((x, y) => Math.max(y.dubbo ?? Infinity, y.coredns ?? Infinity) - Math.max(x.dubbo ?? Infinity, x.coredns ?? Infinity)).slice(0, 5);
     return {
       services: SERVICES,

@@ -45,6 +45,11 @@ export interface ZoneSpec {
   readonly seed: number;
   /** Lines in the dnsperf query file (dnsperf loops over it). */
   readonly queries: number;
+  /**
+   * Services per application. Default: 50 applications per domain, so applications grow with the
+   * zone (about services / 800 each); a number keeps them that size at every zone size.
+   */
+  readonly servicesPerApplication?: number;
 }
 
 /** The registry model, as written to YAML (DESIGN §8). Kept so callers can edit and re-emit it. */
@@ -91,7 +96,7 @@ export function generateRegistry(spec: ZoneSpec): Registry {
     const group = r < 0.4 ? undefined : pick(GROUPS);
     const version = rnd() < 0.3 ? undefined : rnd() < 0.5 ? `1.0.${int(0, 9)}` : `2.${int(0, 9)}.0`;
     const tri = rnd() < 0.2;
-    const application = `${domain}-app-${i % 50}`;
+    const application = spec.servicesPerApplication === undefined ? `${domain}-app-${i % 50}` : `app-${Math.floor(i / spec.servicesPerApplication)}`;
     const metadata: Record<string, string> = {
       application,
       serialization: pick(['hessian2', 'fastjson2', 'protobuf']),

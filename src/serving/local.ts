@@ -23,7 +23,7 @@ export function localAnswerers(options: AnsweringOptions & ZoneSettings, registr
       const { serial, stats } = result.index;
       sourceLog.info({ origin, serial, ...stats, buildMs: Math.round(result.buildMs * 10) / 10 }, first ? 'zone loaded' : 'zone reloaded');
       warnSkipped(result.index.skippedApplications);
-      return { serial, soa: result.index.transferRecords().next().value as Buffer };
+      return { serial, soa: result.index.soaRecord() };
     },
     async start(freshness) {
       dns = await startAnswering(options, holder, queryMetrics.observer(), freshness, log);

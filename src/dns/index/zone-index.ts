@@ -236,6 +236,7 @@ export class ZoneTable implements ZoneIndex {
   readonly #nsGlue: readonly RRset[];
   #soa: Rdata | undefined;
   #negatives = new Map<number, Buffer>();
+  #soaRecord: { readonly serial: number; readonly record: Buffer } | undefined;
   #serviceRecords = 0;
   #endpoints = 0;
   #appRecords = 0;
@@ -414,6 +415,11 @@ export class ZoneTable implements ZoneIndex {
     return rr;
   }
 
+  soaRecord(): Buffer {
+    if (this.#soaRecord?.serial !== this.serial) this.#soaRecord = { serial: this.serial, record: encodeRecord(this.zone, this.ttl, this.#soa!, suffixTable(this.zone)) };
+    return this.#soaRecord.record;
+  }
+
   *transferRecords(): Generator<Buffer> {
     const { zone, ttl } = this;
     const table = suffixTable(zone);
@@ -421,7 +427,7 @@ export class ZoneTable implements ZoneIndex {
       for (const set of sets) for (const r of set.records) yield encodeRecord(set.name, ttl, r, table);
     };
     // Read everything now: a change applied while a consumer iterates must not mix two versions.
-    const soaRecord = encodeRecord(zone, ttl, this.#soa!, table);
+    const soaRecord = this.soaRecord();
     const services = [...this.#services].sort(byId).map(([, e]) => e.service);
     const namespaces = [...this.#namespaces].sort(byId).map(([namespace, ns]) => ({ namespace, instances: [...ns.instances].sort(byId).map(([, i]) => i) }));
     const apps = [...this.#apps.values()].map((app) => ({ label: app.label, namespace: app.namespace, services: [...app.members].sort(byId).map(([, s]) => s) }));

@@ -92,6 +92,8 @@ export interface Snapshot {
   readonly names: ReadonlyMap<string, NameNode>;
   /** The SOA record for a negative answer whose question has the apex at `apexOffset`. */
   negativeSoa(apexOffset: number): Buffer;
+  /** The SOA record compressed against the apex as the question name (the first and last record of a transfer). */
+  soaRecord(): Buffer;
   /**
    * Every record of the zone for a transfer (RFC 5936): SOA first, then all others, then SOA
    * again, each compressed against the apex as the question name.

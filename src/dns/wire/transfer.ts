@@ -34,7 +34,7 @@ export function transferMessages(packet: Uint8Array, query: Query, index: Snapsh
 /** The one-SOA reply to an IXFR over UDP: "ask me over TCP" (RFC 1995 §2, §4). */
 export function soaOnly(packet: Uint8Array, query: Query, index: Snapshot): Buffer {
   const question = packet.subarray(12, query.questionEnd);
-  const soa = index.transferRecords().next().value as Buffer;
+  const soa = index.soaRecord();
   const header = Buffer.alloc(12);
   header.writeUInt16BE(query.id, 0);
   header.writeUInt16BE(0x8000 | 0x0400, 2);
