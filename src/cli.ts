@@ -181,10 +181,11 @@ async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
     throw new UsageError('--snapshot, --namespace and --kubeconfig go with --kubernetes');
   }
   const log = createLogger({ level: opts.logLevel });
+  // Query workers take their zone from the primary: only the primary talks to the API server.
   const kubernetes =
-    opts.kubernetes === true
+    opts.kubernetes === true && !cluster.isWorker
       ? {
-          client: new KubeClient(loadKubeConfig(opts.kubeconfig)),
+          client: new KubeClient(await loadKubeConfig(opts.kubeconfig)),
           namespaces: opts.namespace,
           snapshot: opts.snapshot,
           syncTimeoutMs: opts.syncTimeout * 1000,

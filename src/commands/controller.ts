@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { Controller } from '../controller/controller.ts';
 import { KubeClient } from '../kube/rest.ts';
@@ -27,8 +27,13 @@ export interface ControllerCommandOptions {
   readonly watchLivenessSeconds?: number | undefined;
 }
 
-/** Loads credentials: `--kubeconfig`, else KUBECONFIG, else ~/.kube/config when it exists, else in-cluster (client-node's order). */
-export function loadKubeConfig(file: string | undefined): KubeConfig {
+/**
+ * Loads credentials: `--kubeconfig`, else KUBECONFIG, else ~/.kube/config when it exists, else
+ * in-cluster (client-node's order). client-node is imported here, not at the top: loading it costs
+ * a process about 86 MiB, which file mode and the query workers never need.
+ */
+export async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   if (file !== undefined) kc.loadFromFile(file);
   else kc.loadFromDefault();
@@ -43,7 +48,7 @@ export interface RunningController {
 
 /** Starts the controller and its HTTP endpoints; `signal` abandons the start-up (SIGTERM while waiting for the API server). */
 export async function runController(options: ControllerCommandOptions, log: Logger, signal?: AbortSignal): Promise<RunningController> {
-  const client = new KubeClient(loadKubeConfig(options.kubeconfig));
+  const client = new KubeClient(await loadKubeConfig(options.kubeconfig));
   const controller = new Controller({
     client,
     namespaces: options.namespaces,
