@@ -51,6 +51,11 @@ function code(err: unknown): number | undefined {
   return typeof (err as Exception | undefined)?.getCode === 'function' ? (err as Exception).getCode() : undefined;
 }
 
+/** Registry data goes into logs clipped: a node name may be kilobytes long. */
+function clip(text: string): string {
+  return text.length > 200 ? `${text.slice(0, 200)}…` : text;
+}
+
 function zxid(stat: Stat | undefined): bigint {
   return stat === undefined ? -1n : stat.pzxid.readBigInt64BE(0);
 }
@@ -323,7 +328,7 @@ export class ZooKeeperMirror {
       } catch (err) {
         if (!(err instanceof ProviderUrlError)) throw err;
         seenRejected.add(name);
-        if (!logged.has(name)) this.#log.warn({ interface: iface, node: name.length > 200 ? `${name.slice(0, 200)}…` : name, reason: err.message }, 'provider node skipped');
+        if (!logged.has(name)) this.#log.warn({ interface: iface, node: clip(name), reason: clip(err.message) }, 'provider node skipped');
       }
     }
     if (seenRejected.size === 0) this.#rejected.delete(iface);
