@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
-import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { integerIn, parseHostPort, parseNamespace, parseNamespaceList, parseProtocol, parseZone, type HostPort } from './config/parse.ts';
 import { formatNames } from './commands/name.ts';
 import { lookupProviders } from './commands/lookup.ts';
@@ -102,14 +103,18 @@ export function program(io: Io = { out: (s) => process.stdout.write(s), err: (s)
 function serveCommand(parent: Command, io: Io): void {
   parent
     .command('serve')
-    .description('answer DNS for the zone from a registry file (docs/registry-file.md) or from the cluster (--kubernetes)')
+    .description('answer DNS for the zone from a registry file (docs/registry-file.md), the cluster (--kubernetes) or ZooKeeper (--zookeeper)')
     .addOption(env(new Option('--registry <file>', 'registry file (YAML or JSON), reloaded on change'), 'REGISTRY'))
     .addOption(env(new Option('--kubernetes', 'serve the managed Services and EndpointSlices of the cluster'), 'KUBERNETES'))
+    .addOption(env(new Option('--zookeeper <host:port,...>', 'mirror the providers registered in this ZooKeeper ensemble (docs/zookeeper.md)').argParser(parseZooKeeperServers), 'ZOOKEEPER'))
+    .addOption(env(new Option('--zookeeper-root <path>', 'with --zookeeper: the registry root').default('/dubbo').argParser(parseZooKeeperRoot), 'ZOOKEEPER_ROOT'))
+    .addOption(env(new Option('--zookeeper-namespace <ns>', 'with --zookeeper: the namespace N its services are published in (S.N.<zone>)').default('default').argParser(parseNamespace), 'ZOOKEEPER_NAMESPACE'))
+    .addOption(env(new Option('--zookeeper-auth-file <file>', "with --zookeeper: a file holding 'user:password' for ZooKeeper's digest scheme"), 'ZOOKEEPER_AUTH_FILE'))
     .addOption(env(new Option('--kubeconfig <file>', 'with --kubernetes: kubeconfig (default: KUBECONFIG, else ~/.kube/config, else in-cluster)'), 'KUBECONFIG'))
     .addOption(env(new Option('--namespace <ns,...>', 'with --kubernetes: only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
-    .addOption(env(new Option('--snapshot <file>', 'with --kubernetes: last-known-good data, served at start when the API server is unreachable'), 'SNAPSHOT'))
+    .addOption(env(new Option('--snapshot <file>', 'with --kubernetes or --zookeeper: last-known-good data, served at start when the source is unreachable'), 'SNAPSHOT'))
     .addOption(
-      env(new Option('--sync-timeout <seconds>', 'with --kubernetes: wait this long for the API server before serving the snapshot').default(10).argParser(integerIn(1, 3600)), 'SYNC_TIMEOUT'),
+      env(new Option('--sync-timeout <seconds>', 'with --kubernetes or --zookeeper: wait this long for the source before serving the snapshot').default(10).argParser(integerIn(1, 3600)), 'SYNC_TIMEOUT'),
     )
     .addOption(watchLivenessOption('with --kubernetes: report the data stale when the API server has said nothing for this long'))
     .addOption(zoneOption())
@@ -120,10 +125,10 @@ function serveCommand(parent: Command, io: Io): void {
       env(new Option('--max-udp-size <bytes>', 'largest UDP answer with EDNS (RFC 6891)').default(1232).argParser(integerIn(512, 65535)), 'MAX_UDP_SIZE'),
     )
     .addOption(
-      env(new Option('--guard-grace <seconds>', 'with --kubernetes: hold a mass deregistration this long before believing it (0: off)').default(30).argParser(integerIn(0, 86400)), 'GUARD_GRACE'),
+      env(new Option('--guard-grace <seconds>', 'with --kubernetes or --zookeeper: hold a mass deregistration this long before believing it (0: off)').default(30).argParser(integerIn(0, 86400)), 'GUARD_GRACE'),
     )
     .addOption(
-      env(new Option('--guard-max-drop <percent>', 'with --kubernetes: a drop of more than this share of ready endpoints at once is held').default(50).argParser(integerIn(0, 100)), 'GUARD_MAX_DROP'),
+      env(new Option('--guard-max-drop <percent>', 'with --kubernetes or --zookeeper: a drop of more than this share of ready endpoints at once is held').default(50).argParser(integerIn(0, 100)), 'GUARD_MAX_DROP'),
     )
     .addOption(
       env(new Option('--nameserver-address <ip,...>', 'addresses of this server, published at the NS target ns.dns.<zone> (glue)').argParser(parseAddressList), 'NAMESERVER_ADDRESS'),
@@ -150,6 +155,10 @@ function serveCommand(parent: Command, io: Io): void {
 interface ServeFlags {
   registry?: string;
   kubernetes?: boolean;
+  zookeeper?: string;
+  zookeeperRoot: string;
+  zookeeperNamespace: string;
+  zookeeperAuthFile?: string;
   kubeconfig?: string;
   namespace?: string[];
   snapshot?: string;
@@ -174,12 +183,26 @@ interface ServeFlags {
 
 /** `serve`: checks the flag combination, then runs until a signal. */
 async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
-  if ((opts.registry === undefined) === (opts.kubernetes !== true)) {
-    throw new UsageError('serve needs exactly one of --registry FILE and --kubernetes');
+  const sources = [opts.registry !== undefined, opts.kubernetes === true, opts.zookeeper !== undefined].filter(Boolean).length;
+  if (sources !== 1) throw new UsageError('serve needs exactly one of --registry FILE, --kubernetes and --zookeeper HOST:PORT,...');
+  if (opts.kubernetes !== true && (opts.namespace !== undefined || opts.kubeconfig !== undefined)) {
+    throw new UsageError('--namespace and --kubeconfig go with --kubernetes');
   }
-  if (opts.kubernetes !== true && (opts.snapshot !== undefined || opts.namespace !== undefined || opts.kubeconfig !== undefined)) {
-    throw new UsageError('--snapshot, --namespace and --kubeconfig go with --kubernetes');
-  }
+  if (opts.registry !== undefined && opts.snapshot !== undefined) throw new UsageError('--snapshot goes with --kubernetes or --zookeeper');
+  if (opts.zookeeper === undefined && opts.zookeeperAuthFile !== undefined) throw new UsageError('--zookeeper-auth-file goes with --zookeeper');
+  const guard = { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 };
+  const zookeeper =
+    opts.zookeeper !== undefined && !cluster.isWorker
+      ? {
+          servers: opts.zookeeper,
+          root: opts.zookeeperRoot,
+          namespace: opts.zookeeperNamespace,
+          auth: opts.zookeeperAuthFile === undefined ? undefined : readZooKeeperAuth(opts.zookeeperAuthFile),
+          snapshot: opts.snapshot,
+          syncTimeoutMs: opts.syncTimeout * 1000,
+          guard,
+        }
+      : undefined;
   const log = createLogger({ level: opts.logLevel });
   // Query workers take their zone from the primary: only the primary talks to the API server.
   const kubernetes =
@@ -190,13 +213,39 @@ async function serveAction(opts: ServeFlags, io: Io): Promise<void> {
           snapshot: opts.snapshot,
           syncTimeoutMs: opts.syncTimeout * 1000,
           livenessMs: opts.watchLivenessSeconds * 1000,
-          guard: { graceMs: opts.guardGrace * 1000, maxDropShare: opts.guardMaxDrop / 100 },
+          guard,
         }
       : undefined;
   // In a cluster the primary stops the workers, and a worker ignores signals meant for the group.
-  const settings = { ...opts, kubernetes, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 };
+  const settings = { ...opts, kubernetes, zookeeper, workers: opts.workers === 0 ? usableCpus() : opts.workers, lameduckMs: opts.lameduck * 1000 };
   const running = await runUntilSignal(log, (signal) => serve(settings, log, signal), !cluster.isWorker);
   if (running !== undefined) io.onServe?.(running);
+}
+
+/** `--zookeeper`: `host:port,...`, each checked, kept as given (the client's connection string). */
+function parseZooKeeperServers(value: string): string {
+  const servers = value.split(',').map((s) => s.trim());
+  if (servers.some((s) => s === '')) throw new InvalidArgumentError(`${JSON.stringify(value)}: want host:port,host:port,...`);
+  for (const server of servers) parseHostPort(server);
+  return servers.join(',');
+}
+
+/** `--zookeeper-root`: an absolute ZooKeeper path. */
+function parseZooKeeperRoot(value: string): string {
+  if (!value.startsWith('/') || value.includes('//') || (value.length > 1 && value.endsWith('/'))) throw new InvalidArgumentError(`${JSON.stringify(value)} is not an absolute ZooKeeper path like /dubbo`);
+  return value;
+}
+
+/** Reads `user:password` from the auth file; the content is never echoed. */
+function readZooKeeperAuth(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new UsageError(`--zookeeper-auth-file ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  if (!/^[^:\s]+:\S+$/.test(text)) throw new UsageError(`--zookeeper-auth-file ${file}: want one line 'user:password'`);
+  return text;
 }
 
 /** `--watch-liveness-seconds`: how long a mute API server (frozen, partitioned) may go unnoticed. */

@@ -15,7 +15,7 @@ import { localAnswerers } from '../serving/local.ts';
 import { clusterAnswerers } from '../serving/primary.ts';
 import { runWorker } from '../serving/worker.ts';
 import type { GuardOptions } from '../source/deregistration-guard.ts';
-import { fileSource, kubernetesSource, type SourceSink, type ZoneSource } from '../source/zone-source.ts';
+import { fileSource, kubernetesSource, zooKeeperZoneSource, type SourceSink, type ZooKeeperSourceSettings, type ZoneSource } from '../source/zone-source.ts';
 
 // `dubbo-dns serve`, wiring only: a source (registry file or cluster) feeds the answerers (this
 // process, or a worker cluster); HTTP serves /metrics and /readyz; SIGTERM goes through lameduck.
@@ -28,6 +28,8 @@ export interface ServeOptions {
   readonly kubernetes?:
     | { readonly client: KubeClient; readonly namespaces?: NamespaceScope; readonly snapshot?: string | undefined; readonly syncTimeoutMs: number; readonly livenessMs?: number | undefined; readonly guard?: GuardOptions | undefined }
     | undefined;
+  /** ZooKeeper mode: the providers registered there. */
+  readonly zookeeper?: Omit<ZooKeeperSourceSettings, 'onGuard'> | undefined;
   readonly zone: string;
   readonly listen: HostPort;
   readonly httpListen?: HostPort | undefined;
@@ -127,8 +129,11 @@ function openSource(options: ServeOptions, sink: SourceSink, log: Logger, metric
   if (options.kubernetes !== undefined) {
     return kubernetesSource({ ...options.kubernetes, onGuard: (_service, held) => metrics.guarded(held) }, sink, log.child({ component: 'kubernetes' }));
   }
+  if (options.zookeeper !== undefined) {
+    return zooKeeperZoneSource({ ...options.zookeeper, onGuard: (_service, held) => metrics.guarded(held) }, sink, log.child({ component: 'zookeeper' }));
+  }
   if (options.registry !== undefined) return fileSource(options.registry, sink, log.child({ component: 'registry-file', file: options.registry }));
-  throw new Error('serve needs --registry FILE or --kubernetes');
+  throw new Error('serve needs --registry FILE, --kubernetes or --zookeeper');
 }
 
 function closeHttp(http: Server | undefined): Promise<void> {

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { ServiceData } from '../dns/index/zone-data.ts';
 
 // The mass-deregistration guard (like a registry's self-preservation mode): a change that would take
@@ -39,4 +40,64 @@ export function guardDecision(published: ServiceData | undefined, next: ServiceD
   const since = heldSince ?? now;
   if (now - since >= options.graceMs) return { publish: next, heldSince: undefined, releaseAt: undefined };
   return { publish: published, heldSince: since, releaseAt: since + options.graceMs };
+}
+
+/**
+ * The guard's bookkeeping for a source: which services' drops are held, since when, and a timer to
+ * look again when a grace period ends. The decision itself is {@link guardDecision}.
+ */
+export class HeldDrops {
+  readonly #options: GuardOptions | undefined;
+  readonly #log: Logger;
+  readonly #onGuard: ((service: string, held: boolean) => void) | undefined;
+  readonly #recheck: (service: string) => void;
+  readonly #since = new Map<string, number>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
+
+  /** `recheck(service)` is called when a held drop's grace period ends. Off when `options` is undefined. */
+  constructor(options: GuardOptions | undefined, log: Logger, recheck: (service: string) => void, onGuard?: (service: string, held: boolean) => void) {
+    this.#options = options;
+    this.#log = log;
+    this.#recheck = recheck;
+    this.#onGuard = onGuard;
+  }
+
+  /** How many services' drops are held. */
+  get size(): number {
+    return this.#since.size;
+  }
+
+  /** What to publish for `service` (named for logs) now that its data is `next`. */
+  decide(service: string, published: ServiceData | undefined, next: ServiceData, now: number): ServiceData {
+    if (this.#options === undefined) return next;
+    const decision = guardDecision(published, next, this.#since.get(service), now, this.#options);
+    if (decision.heldSince === undefined) {
+      this.release(service);
+      return decision.publish;
+    }
+    if (!this.#since.has(service)) {
+      this.#log.warn({ service, graceMs: this.#options.graceMs }, 'holding a mass deregistration for the grace period');
+      this.#onGuard?.(service, true);
+    }
+    this.#since.set(service, decision.heldSince);
+    clearTimeout(this.#timers.get(service));
+    const timer = setTimeout(() => this.#recheck(service), Math.max(0, (decision.releaseAt ?? now) - now) + 5);
+    timer.unref();
+    this.#timers.set(service, timer);
+    return decision.publish;
+  }
+
+  /** Forgets a held drop (the change was believed, or the service went away on purpose). */
+  release(service: string): void {
+    if (!this.#since.delete(service)) return;
+    clearTimeout(this.#timers.get(service));
+    this.#timers.delete(service);
+    this.#log.info({ service }, 'guard released');
+    this.#onGuard?.(service, false);
+  }
+
+  stop(): void {
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+  }
 }

@@ -9,7 +9,7 @@ import type { KubeApi } from '../kube/rest.ts';
 import type { NamespaceScope } from '../kube/scope.ts';
 import { objectKey } from '../kube/store.ts';
 import type { ServiceView, SliceView } from '../kube/views.ts';
-import { guardDecision, type GuardOptions } from './deregistration-guard.ts';
+import { HeldDrops, type GuardOptions } from './deregistration-guard.ts';
 
 // The DNS server's Kubernetes source (docs/architecture.md): list+watch of the managed Services and
 // EndpointSlices, so answers show what was really applied, by any controller replica. Each Service
@@ -69,14 +69,13 @@ export class KubernetesSource {
   /** ns/serviceName -> its zone data, rebuilt only when dirty. */
   readonly #data = new Map<string, ServiceData>();
   readonly #dirty = new Set<string>();
-  /** ns/serviceName -> when the guard started holding its drop. */
-  readonly #held = new Map<string, number>();
-  readonly #timers = new Map<string, NodeJS.Timeout>();
+  readonly #held: HeldDrops;
   #scheduled = false;
   #started = false;
 
   constructor(options: KubernetesSourceOptions) {
     this.#o = options;
+    this.#held = new HeldDrops(options.guard, options.log, (key) => this.#touch(key), options.onGuard);
     const common = { client: options.client, namespaces: options.namespaces, log: options.log, backoff: RECONNECT_BACKOFF, livenessMs: options.livenessMs };
     this.#services = new Informer({ ...common, kind: MANAGED_SERVICES, indexers: {}, changed: (key) => this.#touch(key) });
     this.#slices = new Informer({
@@ -98,7 +97,7 @@ export class KubernetesSource {
   }
 
   async stop(): Promise<void> {
-    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#held.stop();
     await Promise.all([this.#services.stop(), this.#slices.stop()]);
   }
 
@@ -120,14 +119,6 @@ export class KubernetesSource {
   /** When the data was last known to be current (ms); now while connected. */
   get currentAsOf(): number {
     return Math.min(this.#services.lastConnected, this.#slices.lastConnected);
-  }
-
-  #release(key: string): void {
-    if (!this.#held.delete(key)) return;
-    clearTimeout(this.#timers.get(key));
-    this.#timers.delete(key);
-    this.#o.log.info({ service: key }, 'guard released');
-    this.#o.onGuard?.(key, false);
   }
 
   #touch(serviceKey: string): void {
@@ -152,29 +143,12 @@ export class KubernetesSource {
       if (next === undefined) {
         // A deleted Service is an explicit decision: never held.
         this.#data.delete(key);
-        this.#release(key);
+        this.#held.release(key);
         continue;
       }
-      if (this.#o.guard === undefined) {
-        this.#data.set(key, next);
-        put.push(next);
-        continue;
-      }
-      const decision = guardDecision(before, next, this.#held.get(key), now, this.#o.guard);
-      this.#data.set(key, decision.publish);
-      put.push(decision.publish);
-      if (decision.heldSince === undefined) this.#release(key);
-      else {
-        if (!this.#held.has(key)) {
-          this.#o.log.warn({ service: key, graceMs: this.#o.guard.graceMs }, 'holding a mass deregistration for the grace period');
-          this.#o.onGuard?.(key, true);
-        }
-        this.#held.set(key, decision.heldSince);
-        clearTimeout(this.#timers.get(key));
-        const timer = setTimeout(() => this.#touch(key), Math.max(0, (decision.releaseAt ?? now) - now) + 5);
-        timer.unref();
-        this.#timers.set(key, timer);
-      }
+      const publish = this.#held.decide(key, before, next, now);
+      this.#data.set(key, publish);
+      put.push(publish);
     }
     this.#dirty.clear();
     this.#o.onChange({ put, drop });

@@ -4,6 +4,7 @@ import { parseProviderUrl, ProviderUrlError } from '../dubbo/provider-url.ts';
 import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
 import type { EndpointData, ServiceData, ZoneData } from '../dns/index/zone-data.ts';
 import { DEFAULT_WEIGHT, isWeight, sharedParams } from '../dubbo/metadata.ts';
+import { providerEndpoint } from './provider-services.ts';
 import { PROTOCOL_NAME } from '../dubbo/protocols.ts';
 
 // docs/registry-file.md: the registry file, YAML or JSON (JSON is YAML 1.2), with `services` and raw Dubbo
@@ -197,17 +198,7 @@ function validate(root: unknown, report: Report): ZoneData {
       if (typeof p !== 'string') return report(path, 'must be a provider URL string');
       try {
         const url = parseProviderUrl(p);
-        if (!ipaddr.isValid(url.host)) return report(path, `host ${JSON.stringify(url.host)} is not an IP address`);
-        const weight = url.params['weight'] === undefined ? DEFAULT_WEIGHT : Number(url.params['weight']);
-        if (!isWeight(weight)) return report(path, `weight ${JSON.stringify(url.params['weight'])} must be an integer 0-65535`);
-        builder(url.key, url.protocol).endpoints.push({
-          address: canonicalAddress(url.host),
-          port: url.port,
-          protocol: url.protocol,
-          ready: true,
-          weight,
-          params: url.params,
-        });
+        builder(url.key, url.protocol).endpoints.push(providerEndpoint(url));
       } catch (err) {
         if (err instanceof ProviderUrlError) return report(path, err.message);
         throw err;

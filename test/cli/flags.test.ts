@@ -36,7 +36,7 @@ describe('bad flags exit non-zero naming the problem', () => {
     '--max-udp-size 100': { args: ['serve', '--registry', good, '--max-udp-size', '100'], mentions: [/--max-udp-size/, /100/, /512/] },
     "--zone 'bad zone'": { args: ['serve', '--registry', good, '--zone', 'bad zone'], mentions: [/--zone/, /bad zone/] },
     'an unknown flag': { args: ['serve', '--registry', good, '--frobnicate'], mentions: [/unknown option/, /--frobnicate/] },
-    'a missing --registry': { args: ['serve'], mentions: [/--registry/] },
+    'a missing --registry': { args: ['serve'], mentions: [/--registry/, /--zookeeper/] },
     'an unknown command': { args: ['frobnicate'], mentions: [/unknown command/, /frobnicate/] },
     'name without an interface': { args: ['name'], mentions: [/interface/, /missing/i] },
     'name --namespace Bad_NS': { args: ['name', 'org.example.A', '--namespace', 'Bad_NS'], mentions: [/--namespace/, /Bad_NS/] },
@@ -44,6 +44,11 @@ describe('bad flags exit non-zero naming the problem', () => {
     'controller --namespace with an empty name': { args: ['controller', '--namespace', 'a,,b'], mentions: [/--namespace/, /empty namespace/] },
     'serve --namespace with a bad name in the list': { args: ['serve', '--kubernetes', '--namespace', 'shop,Bad_NS'], mentions: [/--namespace/, /Bad_NS/] },
     '--lameduck -1': { args: ['serve', '--registry', good, '--lameduck', '-1'], mentions: [/--lameduck/, /-1/] },
+    '--zookeeper with --registry': { args: ['serve', '--registry', good, '--zookeeper', '127.0.0.1:2181'], mentions: [/exactly one of/, /--zookeeper/] },
+    '--zookeeper nonsense': { args: ['serve', '--zookeeper', 'zk-0:2181,nonsense'], mentions: [/--zookeeper/, /nonsense/] },
+    '--zookeeper-root relative': { args: ['serve', '--zookeeper', '127.0.0.1:2181', '--zookeeper-root', 'dubbo'], mentions: [/--zookeeper-root/, /absolute/] },
+    '--zookeeper-auth-file missing': { args: ['serve', '--zookeeper', '127.0.0.1:2181', '--zookeeper-auth-file', '/nonexistent/zk-auth'], mentions: [/--zookeeper-auth-file/, /ENOENT/] },
+    '--zookeeper-auth-file without --zookeeper': { args: ['serve', '--registry', good, '--zookeeper-auth-file', good], mentions: [/--zookeeper-auth-file goes with --zookeeper/] },
   };
   for (const [what, { args, mentions }] of Object.entries(cases)) {
     test(what, async () => {

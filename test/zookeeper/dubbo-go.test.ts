@@ -1,0 +1,44 @@
+// A real dubbo-go v3.3.2 provider registers itself in ZooKeeper the usual way (interface level);
+// `dubbo-dns serve --zookeeper` mirrors it with no other declaration, and a dubbo-go consumer that
+// knows only the dubbodns registry calls it, also while ZooKeeper is down.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { eventually, killAll } from '../e2e/helpers.ts';
+import { freePort } from '../integration/helpers.ts';
+import { startZooKeeper, type ZooKeeper } from '../support/zookeeper.ts';
+import { consumerArgs, dubbodnsUrl, goPrograms, runCalls, startProvider, waitForSrv, type GoPrograms } from '../consumers/helpers.ts';
+import { startZkDns } from './helpers.ts';
+
+const NS = 'zkgo';
+
+describe('dubbo-go provider in ZooKeeper, consumer through dubbo-dns', { timeout: 180_000 }, () => {
+  let go: GoPrograms;
+  let zk: ZooKeeper;
+  before(async () => {
+    go = await goPrograms();
+    zk = await startZooKeeper();
+  }, { timeout: 30 * 60_000 });
+  after(async () => {
+    await killAll();
+    await zk.dispose();
+  });
+
+  it('the provider registered in ZooKeeper is called through the dubbodns registry, before and during a ZooKeeper outage', async () => {
+    const port = await freePort();
+    const provider = await startProvider(go.provider, '127.0.0.1', port, { zookeeper: zk.address });
+    const dns = await startZkDns(['--zookeeper', zk.address, '--zookeeper-namespace', NS, '--ttl', '1']);
+    await waitForSrv(dns.dnsPort, NS, [provider.address]);
+
+    const before = runCalls(go.consumer, consumerArgs([dubbodnsUrl(dns.dnsPort, NS)], 5, 100));
+    const calls = await before.done;
+    assert.equal(calls.filter((c) => c.ok).length, 5, before.log().slice(-2000));
+    assert.ok(calls.every((c) => c.provider === provider.address));
+
+    await zk.stop();
+    await eventually(async () => ((await dns.get('/readyz')).text.includes('ZooKeeper unreachable') ? true : undefined), 30_000, 'ZooKeeper seen down');
+    const during = runCalls(go.consumer, consumerArgs([dubbodnsUrl(dns.dnsPort, NS)], 5, 100));
+    const duringCalls = await during.done;
+    assert.equal(duringCalls.filter((c) => c.ok).length, 5, during.log().slice(-2000));
+    assert.ok(duringCalls.every((c) => c.provider === provider.address));
+  });
+});
