@@ -15,7 +15,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
@@ -70,7 +70,7 @@ export interface ControlPlane {
    * Freezes the apiserver (SIGSTOP): its connections stay open and mute, as in a silent partition.
    * stop(), stopApiServer() and the exit hooks thaw or kill it.
    */
-  freezeApiServer(): void;
+  freezeApiServer(): Promise<void>;
   /** Thaws a frozen apiserver (SIGCONT). */
   thawApiServer(): void;
   /** Starts the apiserver again on the same port, etcd, certs and token; resolves when ready. */
@@ -156,6 +156,36 @@ function killQuietly(pid: number, signal: NodeJS.Signals): void {
 }
 
 /** Whether a process with this PID exists (zombies included). */
+/** The state letters of every thread of a process (T: stopped by a signal); empty when it is gone. */
+export function threadStates(pid: number): string[] {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const states: string[] = [];
+  for (const task of tasks) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+      states.push(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] ?? '');
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return states;
+}
+
+async function waitAllThreadsStopped(pid: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const states = threadStates(pid);
+    if (states.length > 0 && states.every((s) => s === 'T' || s === 't')) return;
+    if (Date.now() > deadline) throw new Error(`kube-apiserver (pid ${pid}) not stopped after ${timeoutMs} ms: thread states ${states.join('')}`);
+    await sleep(10);
+  }
+}
+
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -511,9 +541,13 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       async stopApiServer(opts = {}) {
         await stopProc(apiServer, opts.signal ?? 'SIGTERM');
       },
-      freezeApiServer() {
+      async freezeApiServer() {
         if (apiServer === undefined || apiServer.exitCode !== undefined) throw new Error('kube-apiserver is not running');
+        const pid = apiServer.child.pid;
         apiServer.child.kill('SIGSTOP');
+        // The signal is delivered to every thread of the Go process asynchronously: resolve once
+        // all of them are stopped, so a caller that reads /proc or counts on silence is not early.
+        if (pid !== undefined) await waitAllThreadsStopped(pid);
       },
       thawApiServer() {
         if (apiServer !== undefined && apiServer.exitCode === undefined) apiServer.child.kill('SIGCONT');

@@ -257,7 +257,7 @@ function watchLivenessOption(description: string): Option {
 function controllerCommand(parent: Command): void {
   parent
     .command('controller')
-    .description('keep a managed Service and EndpointSlices for every Dubbo service key (DubboService resources, dubbo-go pods)')
+    .description('keep a managed Service and EndpointSlices for every Dubbo service key (DubboService resources, dubbo-go pods, ZooKeeper registrations)')
     .addOption(env(new Option('--namespace <ns,...>', 'watch only these namespaces, comma-separated (default: all)').argParser(parseNamespaceList), 'NAMESPACE'))
     .addOption(env(new Option('--kubeconfig <file>', 'kubeconfig (default: KUBECONFIG, else ~/.kube/config, else in-cluster)'), 'KUBECONFIG'))
     .addOption(env(new Option('--leader-elect', 'elect a leader on a Lease so only one replica writes'), 'LEADER_ELECT'))
@@ -272,12 +272,53 @@ function controllerCommand(parent: Command): void {
     .addOption(env(new Option('--resync <seconds>', 'reconcile every key this often').default(600).argParser(integerIn(5, 86400)), 'RESYNC'))
     .addOption(env(new Option('--workers <n>', 'keys reconciled at once').default(4).argParser(integerIn(1, 64)), 'WORKERS'))
     .addOption(watchLivenessOption('notice an API server that has said nothing for this long (frozen, partitioned) and restart the watches'))
+    .addOption(env(new Option('--zookeeper <host:port,...>', 'also publish the providers registered in this ZooKeeper ensemble (docs/zookeeper.md)').argParser(parseZooKeeperServers), 'ZOOKEEPER'))
+    .addOption(env(new Option('--zookeeper-root <path>', 'with --zookeeper: the registry root').default('/dubbo').argParser(parseZooKeeperRoot), 'ZOOKEEPER_ROOT'))
+    .addOption(env(new Option('--zookeeper-namespace <ns>', "with --zookeeper (required): the namespace the registry's Services and EndpointSlices go in").argParser(parseNamespace), 'ZOOKEEPER_NAMESPACE'))
+    .addOption(env(new Option('--zookeeper-auth-file <file>', "with --zookeeper: a file holding 'user:password' for ZooKeeper's digest scheme"), 'ZOOKEEPER_AUTH_FILE'))
     .addOption(logLevelOption())
-    .action(async (opts: { namespace?: string[]; kubeconfig?: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; identity?: string; httpListen: HostPort; orphanRetention: number; resync: number; workers: number; watchLivenessSeconds: number; logLevel: string }) => {
+    .action(async (opts: ControllerFlags) => {
+      if (opts.zookeeper === undefined && (opts.zookeeperNamespace !== undefined || opts.zookeeperAuthFile !== undefined)) {
+        throw new UsageError('--zookeeper-namespace and --zookeeper-auth-file go with --zookeeper');
+      }
+      if (opts.zookeeper !== undefined && opts.zookeeperNamespace === undefined) throw new UsageError('--zookeeper needs --zookeeper-namespace NS (where its Services go)');
+      if (opts.zookeeperNamespace !== undefined && opts.namespace !== undefined && !opts.namespace.includes(opts.zookeeperNamespace)) {
+        throw new UsageError(`--zookeeper-namespace ${opts.zookeeperNamespace} is not among the watched --namespace ${opts.namespace.join(',')}`);
+      }
+      const zookeeper =
+        opts.zookeeper === undefined
+          ? undefined
+          : {
+              servers: opts.zookeeper,
+              root: opts.zookeeperRoot,
+              namespace: opts.zookeeperNamespace!,
+              auth: opts.zookeeperAuthFile === undefined ? undefined : readZooKeeperAuth(opts.zookeeperAuthFile),
+            };
       const log = createLogger({ level: opts.logLevel });
-      const settings = { ...opts, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() };
+      const settings = { ...opts, zookeeper, namespaces: opts.namespace, leaderElect: opts.leaderElect === true, identity: opts.identity ?? defaultIdentity() };
       await runUntilSignal(log, (signal) => runController(settings, log, signal));
     });
+}
+
+/** The flags of `controller`, parsed. */
+interface ControllerFlags {
+  namespace?: string[];
+  kubeconfig?: string;
+  leaderElect?: boolean;
+  leaseNamespace: string;
+  leaseName: string;
+  leaseDuration: number;
+  identity?: string;
+  httpListen: HostPort;
+  orphanRetention: number;
+  resync: number;
+  workers: number;
+  watchLivenessSeconds: number;
+  zookeeper?: string;
+  zookeeperRoot: string;
+  zookeeperNamespace?: string;
+  zookeeperAuthFile?: string;
+  logLevel: string;
 }
 
 /** name: print the DNS names of a key. */

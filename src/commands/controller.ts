@@ -8,9 +8,12 @@ import { describeScope, type NamespaceScope } from '../kube/scope.ts';
 import { ControllerMetrics } from '../observability/controller-metrics.ts';
 import { startHttp } from '../observability/http.ts';
 import type { HostPort } from '../config/parse.ts';
+import { ZooKeeperMirror, type MirrorOptions } from '../zookeeper/mirror.ts';
 
 /** Settings of `dubbo-dns controller`. */
 export interface ControllerCommandOptions {
+  /** A ZooKeeper registry whose providers are published in `namespace`. */
+  readonly zookeeper?: (MirrorOptions & { readonly namespace: string }) | undefined;
   /** The namespaces watched; all when undefined. */
   readonly namespaces?: NamespaceScope;
   readonly kubeconfig?: string | undefined;
@@ -61,6 +64,8 @@ export async function runController(options: ControllerCommandOptions, log: Logg
     livenessMs: options.watchLivenessSeconds === undefined ? undefined : options.watchLivenessSeconds * 1000,
     log,
     metrics: (depth, managed) => new ControllerMetrics(depth, managed),
+    registry:
+      options.zookeeper === undefined ? undefined : { mirror: new ZooKeeperMirror(options.zookeeper, log.child({ component: 'zookeeper' })), namespace: options.zookeeper.namespace },
   });
   let http: Server | undefined;
   if (options.httpListen !== undefined) {
@@ -70,7 +75,9 @@ export async function runController(options: ControllerCommandOptions, log: Logg
       async () => ({ text: await registry.metrics(), contentType: registry.contentType }),
       () => ({
         ready: controller.synced,
-        detail: controller.synced ? `caches synced; ${controller.canWrite ? 'leading' : 'standing by'}` : 'caches not synced yet',
+        detail: `${controller.synced ? `caches synced; ${controller.canWrite ? 'leading' : 'standing by'}` : 'caches not synced yet'}${
+          controller.registrySynced === undefined ? '' : controller.registrySynced ? '; ZooKeeper read' : '; ZooKeeper not read (its namespace is left as it is)'
+        }`,
       }),
       log.child({ component: 'http' }),
     );

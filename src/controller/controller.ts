@@ -7,7 +7,7 @@ import { DUBBO_SERVICES, MANAGED_SLICES, PODS, SERVICES } from '../kube/kinds.ts
 import { statusDigest } from '../kube/project.ts';
 import { KubeError, type KubeApi } from '../kube/rest.ts';
 import type { NamespaceScope } from '../kube/scope.ts';
-import { objectKey } from '../kube/store.ts';
+import { namespaceOf, objectKey } from '../kube/store.ts';
 import type { DubboServiceView, PodView, ServiceView, SliceView } from '../kube/views.ts';
 import type { ControllerMetrics } from '../observability/controller-metrics.ts';
 import { planKey, type KeyOutcome, type KeyPlan } from '../plan/plan.ts';
@@ -18,6 +18,7 @@ import { Executor, NotLeaderError } from './executor.ts';
 import { gatherKey, type ControllerStores } from './gather.ts';
 import { LeaderElector } from './leader.ts';
 import { KeyQueue, type Outcome } from './queue.ts';
+import { RegisteredProviders, type RegistryMirror } from './registered.ts';
 import { computeStatus, type KeyReport } from './status.ts';
 
 // The reconciler (docs/architecture.md): stores of slim projections fed by list+watch, a queue of
@@ -40,6 +41,8 @@ export interface ControllerOptions {
   readonly log: Logger;
   readonly metrics?: (depth: () => number, managed: () => { services: number; slices: number }) => ControllerMetrics;
   readonly clock?: Clock;
+  /** A registry (ZooKeeper) whose providers are published in `namespace`, beside the other sources. */
+  readonly registry?: { readonly mirror: RegistryMirror; readonly namespace: string } | undefined;
 }
 
 /** How long a status write waits for more of its keys to settle. */
@@ -70,6 +73,9 @@ export class Controller {
   #workers: Promise<void>[] = [];
   #resync: NodeJS.Timeout | undefined;
   #synced = false;
+  readonly #registered: RegisteredProviders | undefined;
+  /** `namespace/S` -> the last disagreement logged for it (logged once per change). */
+  readonly #told = new Map<string, string>();
 
   constructor(options: ControllerOptions) {
     this.#o = options;
@@ -101,12 +107,39 @@ export class Controller {
       () => ({ services: this.#services.store.countByIndex('managed', 'managed'), slices: this.#slices.store.size }),
     );
     this.#events = new EventRecorder(options.client, options.log.child({ component: 'events' }), () => this.canWrite);
+    const registry = options.registry;
+    this.#registered =
+      registry === undefined
+        ? undefined
+        : new RegisteredProviders(
+            registry.mirror,
+            registry.namespace,
+            options.log.child({ component: 'zookeeper' }),
+            (names) => {
+              for (const name of names) this.#queue.add(item('svc', name));
+            },
+            (state) => {
+              this.metrics?.registrySynced.set(state === 'synced' ? 1 : 0);
+              if (state === 'synced') {
+                this.#log.info({ namespace: registry.namespace }, 'ZooKeeper read: reconciling its namespace');
+                if (this.#synced) this.#enqueueAll();
+              } else if (state === 'disconnected') {
+                this.#log.warn({ namespace: registry.namespace }, 'ZooKeeper unreachable: nothing in its namespace is written until it is read again in full');
+              }
+            },
+          );
+    this.metrics?.registrySynced.set(0);
     this.#executor = new Executor({ client: options.client, mayWrite: () => this.canWrite, metrics: this.metrics });
   }
 
   /** True once every store has synced (readiness). */
   get synced(): boolean {
     return this.#synced;
+  }
+
+  /** Whether the registry is connected and fully read; undefined without a registry. */
+  get registrySynced(): boolean | undefined {
+    return this.#registered?.synced;
   }
 
   /** True when this replica may write (leader, or no election). */
@@ -126,6 +159,8 @@ export class Controller {
     let stopping: Promise<void> | undefined;
     const abort = (): void => void (stopping = this.stop());
     signal?.addEventListener('abort', abort, { once: true });
+    // The registry may be down at start: its namespace waits for it, the rest does not.
+    this.#registered?.mirror.start().catch((err: unknown) => this.#log.error({ err }, 'ZooKeeper mirror failed'));
     try {
       await Promise.all(this.#informers.map((i) => i.start()));
     } catch (err) {
@@ -157,6 +192,7 @@ export class Controller {
     await Promise.all(this.#workers);
     await this.#leader?.stop();
     await Promise.all(this.#informers.map((i) => i.stop()));
+    await this.#registered?.mirror.stop();
   }
 
   // --- store handlers: enqueue the work items a change affects ------------------------------
@@ -211,6 +247,7 @@ export class Controller {
     for (const name of this.#stores.dubboServices.indexValues('declares')) this.#queue.add(item('svc', name));
     for (const name of this.#stores.pods.indexValues('declares')) this.#queue.add(item('svc', name));
     for (const s of this.#stores.services.byIndex('managed', 'managed')) this.#queue.add(item('svc', objectKey(s.namespace, s.name)));
+    for (const name of this.#registered?.names() ?? []) this.#queue.add(item('svc', name));
   }
 
   // --- workers ---------------------------------------------------------------------------------
@@ -247,7 +284,11 @@ export class Controller {
 
   /** Reconciles the Service name S of `namespace/S`: gather -> plan -> apply. */
   async #reconcileKey(key: string): Promise<Outcome> {
-    const world = gatherKey(this.#stores, key, (this.#o.clock ?? Date).now(), this.#o.orphanRetentionMs);
+    const registered = this.#registered !== undefined && namespaceOf(key) === this.#registered.namespace ? this.#registered : undefined;
+    // While the registry is away (or not read yet) its namespace is left exactly as it is: no
+    // write at all. Reading it again in full enqueues every name.
+    if (registered?.synced === false) return { kind: 'done' };
+    const world = gatherKey(this.#stores, key, (this.#o.clock ?? Date).now(), this.#o.orphanRetentionMs, registered?.providers(key));
     const plan = planKey(world);
     const log = this.#log.child({ namespace: world.namespace, service: world.name });
     let failure: unknown;
@@ -284,7 +325,14 @@ export class Controller {
       if (o.kind === 'conflict') {
         log.warn({ key: formatServiceKey(o.key) }, `name conflict: ${o.message}`);
         for (const owner of owners) void this.#events.record(owner, 'Warning', 'NameConflict', `Service ${namespace}/${name} for ${formatServiceKey(o.key)}: ${o.message}`);
-      } else if (o.created && plan.writes.some((w) => w.kind === 'Service' && w.verb === 'apply')) {
+      } else if (o.disagreements !== undefined) {
+        // The recorder drops a repeat of the same Event, so a steady disagreement is told once.
+        const message = `${formatServiceKey(o.key)}: ${o.disagreements.join('; ')}; the DubboService's declaration is published`;
+        if (owners.length > 0) for (const owner of owners) void this.#events.record(owner, 'Warning', 'RegistryDisagrees', message);
+        if (this.#told.get(`${namespace}/${name}`) !== message) log.warn({ key: formatServiceKey(o.key), disagreements: o.disagreements }, 'ZooKeeper disagrees with the DubboService');
+        this.#told.set(`${namespace}/${name}`, message);
+      }
+      if (o.kind === 'published' && o.created && plan.writes.some((w) => w.kind === 'Service' && w.verb === 'apply')) {
         log.info({ key: formatServiceKey(o.key) }, 'created Service');
         for (const owner of owners) void this.#events.record(owner, 'Normal', 'ServiceCreated', `created Service ${name} for ${formatServiceKey(o.key)}`);
       }

@@ -1,5 +1,6 @@
 import { selectorMatches, type LabelSelector } from '../contracts/dubbo-service.ts';
 import { serviceLabel } from '../dubbo/naming.ts';
+import type { ProviderUrl } from '../dubbo/provider-url.ts';
 import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
 import { labelIndexValue, type DUBBO_SERVICE_INDEXES, type POD_INDEXES, type SERVICE_INDEXES, type SLICE_INDEXES } from '../kube/indexes.ts';
 import { namespaceOf, type Store } from '../kube/store.ts';
@@ -18,15 +19,15 @@ export interface ControllerStores {
   readonly slices: Store<SliceView, typeof SLICE_INDEXES>;
 }
 
-/** Everything the plan of `namespace/S` depends on, read from the stores. */
-export function gatherKey(stores: ControllerStores, key: string, now: number, retentionMs: number): KeyWorld {
+/** Everything the plan of `namespace/S` depends on, read from the stores (and the registry's providers of S, if any). */
+export function gatherKey(stores: ControllerStores, key: string, now: number, retentionMs: number, registered: readonly ProviderUrl[] = []): KeyWorld {
   const namespace = namespaceOf(key);
   const name = key.slice(namespace.length + 1);
-  const byKey = new Map<string, { key: ServiceKey; crs: CrDeclaration[]; annotated: PodDeclaration[] }>();
+  const byKey = new Map<string, { key: ServiceKey; crs: CrDeclaration[]; annotated: PodDeclaration[]; registered: ProviderUrl[] }>();
   const entry = (k: ServiceKey) => {
     const id = serviceKeyId(k);
     let e = byKey.get(id);
-    if (e === undefined) byKey.set(id, (e = { key: k, crs: [], annotated: [] }));
+    if (e === undefined) byKey.set(id, (e = { key: k, crs: [], annotated: [], registered: [] }));
     return e;
   };
   for (const cr of stores.dubboServices.byIndex('declares', key)) {
@@ -41,7 +42,8 @@ export function gatherKey(stores: ControllerStores, key: string, now: number, re
   for (const pod of stores.pods.byIndex('declares', key)) {
     for (const url of pod.dubboGo?.providers ?? []) if (serviceLabel(url.key) === name) entry(url.key).annotated.push({ pod, url });
   }
-  const declared = [...byKey.values()].flatMap((e) => declareKey(namespace, e.key, e.crs, e.annotated) ?? []);
+  for (const url of registered) if (serviceLabel(url.key) === name) entry(url.key).registered.push(url);
+  const declared = [...byKey.values()].flatMap((e) => declareKey(namespace, e.key, e.crs, e.annotated, e.registered) ?? []);
   return { namespace, name, declared, service: stores.services.get(key), slices: stores.slices.byIndex('service', key), now, retentionMs };
 }
 

@@ -26,6 +26,11 @@ export class ControllerMetrics {
   readonly queueDepth: Gauge;
   readonly managed: Gauge<'kind'>;
   readonly leader = new Gauge({ name: 'dubbo_dns_controller_leader', help: '1 while this replica holds the lease.', registers: [this.registry] });
+  readonly registrySynced = new Gauge({
+    name: 'dubbo_dns_controller_registry_synced',
+    help: '1 while the ZooKeeper registry (--zookeeper) is connected and fully read; its namespace is written only then.',
+    registers: [this.registry],
+  });
 
   constructor(depth: () => number, managed: () => { services: number; slices: number }) {
     this.queueDepth = new Gauge({

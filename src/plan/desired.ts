@@ -149,9 +149,10 @@ function sliceManifest(svc: DeclaredService, serviceName: string, name: string, 
       .map((e) => ({
         addresses: [e.address],
         conditions: { ready: e.ready, serving: e.serving, terminating: e.terminating },
-        hostname: e.hostname,
+        ...(e.hostname === undefined ? {} : { hostname: e.hostname }),
         ...(e.nodeName === undefined ? {} : { nodeName: e.nodeName }),
-        targetRef: { kind: 'Pod', namespace: svc.namespace, name: e.podName, uid: e.podUid },
+        // A provider registered in ZooKeeper has no pod behind it.
+        ...(e.podName === undefined ? {} : { targetRef: { kind: 'Pod', namespace: svc.namespace, name: e.podName, uid: e.podUid } }),
       })),
     ports: first.ports.map((p) => ({ name: p.protocol, protocol: 'TCP', port: p.port })),
   };

@@ -33,7 +33,16 @@ export type Write =
 
 /** What planning found for one declared key. */
 export type KeyOutcome =
-  | { readonly kind: 'published'; readonly key: ServiceKey; readonly endpoints: number; readonly readyEndpoints: number; readonly owners: DeclaredService['owners']; readonly created: boolean }
+  | {
+      readonly kind: 'published';
+      readonly key: ServiceKey;
+      readonly endpoints: number;
+      readonly readyEndpoints: number;
+      readonly owners: DeclaredService['owners'];
+      readonly created: boolean;
+      /** Where the registry disagreed with the DubboServices (theirs was published). */
+      readonly disagreements?: readonly string[] | undefined;
+    }
   | { readonly kind: 'conflict'; readonly key: ServiceKey; readonly message: string; readonly owners: DeclaredService['owners']; readonly endpoints: number; readonly readyEndpoints: number };
 
 /** The plan of one Service name. */
@@ -108,7 +117,7 @@ function conflicts(declared: readonly DeclaredService[], holder: string): KeyPla
 }
 
 function published(d: DeclaredService, created: boolean): KeyOutcome {
-  return { kind: 'published', key: d.key, owners: d.owners, created, ...counts(d) };
+  return { kind: 'published', key: d.key, owners: d.owners, created, ...counts(d), ...(d.disagreements === undefined ? {} : { disagreements: d.disagreements }) };
 }
 
 function counts(d: DeclaredService): { endpoints: number; readyEndpoints: number } {

@@ -17,10 +17,12 @@ export interface DeclaredEndpoint {
   readonly ready: boolean;
   readonly serving: boolean;
   readonly terminating: boolean;
-  readonly hostname: string;
+  /** The pod's hostname; none for a provider registered in ZooKeeper. */
+  readonly hostname?: string | undefined;
   readonly nodeName?: string | undefined;
-  readonly podName: string;
-  readonly podUid: string;
+  /** The pod behind the address; none for a provider registered in ZooKeeper. */
+  readonly podName?: string | undefined;
+  readonly podUid?: string | undefined;
   readonly weight: number;
   readonly params: Readonly<Record<string, string>>;
 }
@@ -35,6 +37,8 @@ export interface DeclaredService {
   readonly endpoints: readonly DeclaredEndpoint[];
   /** DubboServices declaring the key (owner references). */
   readonly owners: readonly { readonly name: string; readonly uid: string }[];
+  /** Where the registry disagrees with the DubboServices (their declaration won), for an Event. */
+  readonly disagreements?: readonly string[];
 }
 
 /** A DubboService interface declaring the key, with the pods its selector picks. */
@@ -50,9 +54,14 @@ export interface PodDeclaration {
   readonly url: ProviderUrl;
 }
 
-/** Merges a key's declarations; undefined when nothing declares it. */
-export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrDeclaration[], annotated: readonly PodDeclaration[]): DeclaredService | undefined {
-  if (crs.length === 0 && annotated.length === 0) return undefined;
+/**
+ * Merges a key's declarations; undefined when nothing declares it. `registered`: providers of the
+ * key registered in ZooKeeper (by URL). DubboServices come first, then pod annotations, then the
+ * registry: an address already declared keeps its metadata and ports, and a registry provider that
+ * gives the same address and protocol another port is a disagreement (reported, not published).
+ */
+export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrDeclaration[], annotated: readonly PodDeclaration[], registered: readonly ProviderUrl[] = []): DeclaredService | undefined {
+  if (crs.length === 0 && annotated.length === 0 && registered.length === 0) return undefined;
   const byAddress = new Map<string, { endpoint: Omit<DeclaredEndpoint, 'ports'>; ports: Map<string, number> }>();
   const add = (pod: PodView, protocol: string, port: number, weight: number, allParams: Record<string, string>, publishNotReady: boolean): void => {
     // Never carry the provider's call password (or any credential) into objects others can read.
@@ -99,6 +108,21 @@ export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrD
   for (const { pod, url } of [...annotated].sort((a, b) => byName(a.pod, b.pod))) {
     add(pod, url.protocol, url.port, weightOf(url.params), { ...url.params }, false);
   }
+  const disagreements: string[] = [];
+  for (const url of [...registered].sort(byHostPort)) {
+    if (!ipaddr.isValid(url.host)) continue;
+    const parsed = ipaddr.parse(url.host);
+    const address = parsed.toString();
+    const entry = byAddress.get(address);
+    if (entry === undefined) {
+      const endpoint = { address, addressType: parsed.kind() === 'ipv6' ? 'IPv6' : 'IPv4', ready: true, serving: true, terminating: false, weight: weightOf(url.params), params: withoutSecrets({ ...url.params }) } as const;
+      byAddress.set(address, { endpoint, ports: new Map([[url.protocol, url.port]]) });
+      continue;
+    }
+    const declaredPort = entry.ports.get(url.protocol);
+    if (declaredPort === undefined) entry.ports.set(url.protocol, url.port);
+    else if (declaredPort !== url.port) disagreements.push(`ZooKeeper registers ${url.protocol}://${url.host}:${url.port}, declared with port ${declaredPort}`);
+  }
   delete declaredParams['weight'];
 
   const endpoints: DeclaredEndpoint[] = [...byAddress.values()]
@@ -107,10 +131,14 @@ export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrD
       ports: [...ports].map(([protocol, port]) => ({ protocol, port })).sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0)),
     }))
     .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-  const protocol = crs[0]?.iface.protocol ?? annotated[0]?.url.protocol ?? 'dubbo';
+  const protocol = crs[0]?.iface.protocol ?? annotated[0]?.url.protocol ?? registered[0]?.protocol ?? 'dubbo';
   const params = sharedParams(declaredParams, endpoints);
   const owners = [...new Map(crs.map(({ cr }) => [cr.uid, { name: cr.name, uid: cr.uid }])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
-  return { namespace, key, protocol, params, endpoints, owners };
+  return { namespace, key, protocol, params, endpoints, owners, ...(disagreements.length === 0 ? {} : { disagreements }) };
+}
+
+function byHostPort(a: ProviderUrl, b: ProviderUrl): number {
+  return a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port;
 }
 
 function withoutSecrets(params: Record<string, string>): Record<string, string> {

@@ -1,8 +1,8 @@
-import zookeeper from 'node-zookeeper-client';
 import type { Client, Exception, Stat } from 'node-zookeeper-client';
 import type { Logger } from 'pino';
 import { ProviderUrlError, type ProviderUrl } from '../dubbo/provider-url.ts';
 import { normalizeRoot, parseProviderNode, providersPath } from './provider-nodes.ts';
+
 
 // A read-only mirror of the providers Dubbo registers in ZooKeeper (docs/zookeeper.md), through
 // node-zookeeper-client: children watches on the root and on each `<interface>/providers`.
@@ -15,6 +15,9 @@ import { normalizeRoot, parseProviderNode, providersPath } from './provider-node
 // - a node that is not a usable provider is logged once and skipped; nothing else is disturbed.
 
 /** Where the mirror is: reading for the first time, current, or holding the last content it read. */
+/** node-zookeeper-client, loaded by the first start(). */
+let zookeeper: typeof import('node-zookeeper-client');
+
 export type MirrorState = 'connecting' | 'synced' | 'disconnected';
 
 /** One provider node and what it says. */
@@ -92,7 +95,10 @@ export class ZooKeeperMirror {
   }
 
   /** Connects; resolves once the tree has been read the first time (never, while ZooKeeper is unreachable). */
-  start(): Promise<void> {
+  async start(): Promise<void> {
+    // Loaded here, not at import: the other sources and commands never pay for the client.
+    zookeeper ??= ((await import('node-zookeeper-client')) as { default: typeof import('node-zookeeper-client') }).default;
+    if (this.#stopped) return;
     this.#connect();
     return this.#synced;
   }

@@ -38,6 +38,9 @@ describe('chart', { timeout: 120_000 }, () => {
       [['commonLabels.app\\.kubernetes\\.io/managed-by=dubbo-dns'], /managed-by/],
       [['dns.lameduckSeconds=30'], /terminationGracePeriodSeconds \(30\) must exceed dns.lameduckSeconds \(30\)/],
       [['metrics.service.enabled=false', 'metrics.serviceMonitor.enabled=true'], /serviceMonitor.enabled needs metrics.service.enabled/],
+      [['controller.zookeeper.servers=zk-0:2181'], /\/controller\/zookeeper\/namespace.*minLength/],
+      [['controller.zookeeper.servers=zk-0'], /\/controller\/zookeeper\/servers.*does not match pattern/],
+      [['controller.zookeeper.servers=zk-0:2181', 'controller.zookeeper.namespace=shop', 'watchNamespaces={team-a}'], /controller.zookeeper.namespace shop is not among watchNamespaces/],
     ];
     for (const [set, message] of cases) {
       const r = await helm(templateArgs([], set));
@@ -84,6 +87,18 @@ describe('chart', { timeout: 120_000 }, () => {
     const bindings = objects.filter((o) => o.kind === 'RoleBinding').map((o) => `${o.metadata.namespace}/${o.metadata.name}`).sort();
     assert.deepEqual(bindings, ['dubbo-dns/dubbo-dns-controller-leader-election', 'team-a/dubbo-dns', 'team-a/dubbo-dns-controller', 'team-b/dubbo-dns', 'team-b/dubbo-dns-controller']);
     for (const component of ['controller', 'dns']) assert.ok(argsOf(only(objects, 'Deployment', component)).includes('--namespace=team-a,team-b'), component);
+  });
+
+  it('controller.zookeeper: the --zookeeper flags, and the auth Secret mounted read-only as the file the flag names', async () => {
+    const set = ['controller.zookeeper.servers=zk-0:2181\\,zk-1:2181', 'controller.zookeeper.namespace=shop', 'controller.zookeeper.authSecret.name=zk-auth'];
+    const controller = only(await render([], set), 'Deployment', 'controller');
+    const args = argsOf(controller);
+    for (const flag of ['--zookeeper=zk-0:2181,zk-1:2181', '--zookeeper-root=/dubbo', '--zookeeper-namespace=shop', '--zookeeper-auth-file=/etc/dubbo-dns/zookeeper/auth']) assert.ok(args.includes(flag), `${flag} in ${args.join(' ')}`);
+    const spec = podTemplate(controller).spec as unknown as { volumes: { name: string; secret?: { secretName: string } }[]; containers: { volumeMounts: { name: string; mountPath: string; readOnly?: boolean }[] }[] };
+    assert.deepEqual(spec.volumes.map((v) => [v.name, v.secret?.secretName]), [['zookeeper-auth', 'zk-auth']]);
+    assert.deepEqual(spec.containers[0]!.volumeMounts, [{ name: 'zookeeper-auth', mountPath: '/etc/dubbo-dns/zookeeper', readOnly: true }]);
+    const plain = argsOf(only(await render(), 'Deployment', 'controller'));
+    assert.ok(!plain.some((a) => a.startsWith('--zookeeper')), 'no --zookeeper by default');
   });
 
   it('every pod runs as 65532, non-root, read-only root filesystem, no capabilities, RuntimeDefault seccomp', async () => {

@@ -49,6 +49,14 @@ describe('bad flags exit non-zero naming the problem', () => {
     '--zookeeper-root relative': { args: ['serve', '--zookeeper', '127.0.0.1:2181', '--zookeeper-root', 'dubbo'], mentions: [/--zookeeper-root/, /absolute/] },
     '--zookeeper-auth-file missing': { args: ['serve', '--zookeeper', '127.0.0.1:2181', '--zookeeper-auth-file', '/nonexistent/zk-auth'], mentions: [/--zookeeper-auth-file/, /ENOENT/] },
     '--zookeeper-auth-file without --zookeeper': { args: ['serve', '--registry', good, '--zookeeper-auth-file', good], mentions: [/--zookeeper-auth-file goes with --zookeeper/] },
+    'controller --zookeeper without --zookeeper-namespace': { args: ['controller', '--zookeeper', '127.0.0.1:2181'], mentions: [/--zookeeper needs --zookeeper-namespace/] },
+    'controller --zookeeper-namespace outside --namespace': {
+      args: ['controller', '--namespace', 'team-a', '--zookeeper', '127.0.0.1:2181', '--zookeeper-namespace', 'shop'],
+      mentions: [/--zookeeper-namespace shop is not among the watched --namespace team-a/],
+    },
+    'controller --zookeeper-namespace without --zookeeper': { args: ['controller', '--zookeeper-namespace', 'shop'], mentions: [/go with --zookeeper/] },
+    'controller --zookeeper nonsense': { args: ['controller', '--zookeeper', 'nonsense', '--zookeeper-namespace', 'shop'], mentions: [/--zookeeper/, /nonsense/] },
+    'controller --zookeeper-auth-file missing': { args: ['controller', '--zookeeper', '127.0.0.1:2181', '--zookeeper-namespace', 'shop', '--zookeeper-auth-file', '/nonexistent/zk-auth'], mentions: [/--zookeeper-auth-file/, /ENOENT/] },
   };
   for (const [what, { args, mentions }] of Object.entries(cases)) {
     test(what, async () => {

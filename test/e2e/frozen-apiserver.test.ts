@@ -91,7 +91,7 @@ describe('frozen API server', { timeout: 120_000 }, () => {
   });
 
   it('frozen: the last data is still served, and reported stale within the liveness window', async () => {
-    cp.freezeApiServer();
+    await cp.freezeApiServer();
     let last = {} as Awaited<ReturnType<typeof freshness>>;
     await eventually(
       async () => {

@@ -102,9 +102,9 @@ export interface Controller {
   stop(): Promise<number | null>;
 }
 
-/** `node src/main.ts controller --kubeconfig F --namespace NS --http-listen 127.0.0.1:0`; resolves once started. */
-export async function startController(kubeconfig: string, ns: string): Promise<Controller> {
-  const child = spawn(process.execPath, [MAIN, 'controller', '--kubeconfig', kubeconfig, '--namespace', ns, '--http-listen', '127.0.0.1:0'], {
+/** `node src/main.ts controller --kubeconfig F --namespace NS --http-listen 127.0.0.1:0 ...extra`; resolves once started. */
+export async function startController(kubeconfig: string, ns: string, extra: readonly string[] = []): Promise<Controller> {
+  const child = spawn(process.execPath, [MAIN, 'controller', '--kubeconfig', kubeconfig, '--namespace', ns, '--http-listen', '127.0.0.1:0', ...extra], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

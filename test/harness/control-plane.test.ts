@@ -69,7 +69,7 @@ describe('control plane', { timeout: 240_000 }, () => {
   it('freezes the apiserver (SIGSTOP) and thaws it; a frozen apiserver is still stopped by stopApiServer()', async () => {
     const pid = cp.pids.apiServer;
     assert.ok(pid !== undefined);
-    cp.freezeApiServer();
+    await cp.freezeApiServer();
     assert.equal(processState(pid), 'T', 'stopped');
     // Connected while frozen (the kernel accepts the connection; nobody reads it until the thaw).
     let connected!: () => void;
@@ -88,7 +88,7 @@ describe('control plane', { timeout: 240_000 }, () => {
     cp.thawApiServer();
     assert.equal(await held, 200, 'answered after the thaw');
     assert.notEqual(processState(pid), 'T');
-    cp.freezeApiServer();
+    await cp.freezeApiServer();
     await cp.stopApiServer();
     assert.equal(pidAlive(pid), false);
     await cp.startApiServer();

@@ -14,7 +14,7 @@ import { dig, requireProgram, run, tempDir, type RunResult } from '../integratio
 // bind-mounted read-only, /proc and a /dev tmpfs inside, the config's user, environment and working
 // directory, nothing on the host's paths. Needs root (mounts, chroot); fails, never skips, without it.
 
-const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string; description: string; repository?: string | { url?: string } };
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; license: string; description: string; repository?: string | { url?: string }; dependencies?: Record<string, string> };
 const ARCHIVE_REF = `docker.io/library/dubbo-dns:${pkg.version}`;
 const SIZE_GOAL = 150_000_000; // bytes, uncompressed
 const S = 'demoservice-gray-v1-0-0-gvbnf6n34g.shop.dubbo.internal';
@@ -188,6 +188,17 @@ describe('the container image', () => {
     const r = await runImage(['controller', '--help']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Usage: dubbo-dns controller/);
+  });
+
+  test('every production dependency loads from what the pruning left', async () => {
+    // The deps stage deletes files nothing should load; a dependency that did load one fails here.
+    const deps = Object.keys(pkg.dependencies ?? {});
+    assert.ok(deps.includes('node-zookeeper-client'), deps.join(' '));
+    const probe = `(async () => { for (const d of ${JSON.stringify(deps)}) await import(d); process.stdout.write('ok'); })()` +
+      `.catch((e) => { process.stdout.write(String(e)); process.exitCode = 1; })`;
+    const r = await runImage(['--input-type=module', '-e', probe], ['/usr/local/bin/node']);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stdout, 'ok');
   });
 
   test('the root filesystem is read-only to the process: a write fails with EROFS', async () => {

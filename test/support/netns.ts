@@ -13,6 +13,8 @@ export interface TestHost {
   readonly name: string;
   /** Addresses inside the namespace, reachable from this machine. */
   readonly addresses: readonly string[];
+  /** This machine's address as seen from inside the namespace. */
+  readonly gateway: string;
   /** The command and arguments that run `command args...` inside the namespace. */
   wrap(command: string, args: readonly string[]): [string, string[]];
   /** Deletes the namespace (its veth pair goes with it). Idempotent. */
@@ -60,7 +62,7 @@ export function createTestHost(count = 1): TestHost {
       for (const a of addresses) ip('netns', 'exec', name, 'ip', 'addr', 'add', `${a}/24`, 'dev', nsSide);
       ip('netns', 'exec', name, 'ip', 'link', 'set', nsSide, 'up');
       ip('netns', 'exec', name, 'ip', 'link', 'set', 'lo', 'up');
-      return { name, addresses, wrap: (command, args) => ['ip', ['netns', 'exec', name, command, ...args]], dispose };
+      return { name, addresses, gateway: `${subnet}.1`, wrap: (command, args) => ['ip', ['netns', 'exec', name, command, ...args]], dispose };
     } catch (err) {
       dispose();
       try {

@@ -23,6 +23,8 @@ export interface ZooKeeperOptions {
   readonly tickMs?: number;
   /** How long start waits for the server to serve; default 30 s. */
   readonly readyTimeoutMs?: number;
+  /** Listen on every address, not only 127.0.0.1 (for clients in a network namespace). */
+  readonly listenAll?: boolean;
 }
 
 /** A running (or stopped) private ZooKeeper. */
@@ -119,7 +121,7 @@ export async function startZooKeeper(options: ZooKeeperOptions = {}): Promise<Zo
       `tickTime=${options.tickMs ?? 500}`,
       `dataDir=${dataDir}`,
       `clientPort=${port}`,
-      'clientPortAddress=127.0.0.1',
+      ...(options.listenAll === true ? [] : ['clientPortAddress=127.0.0.1']),
       // No Jetty admin server (it would take port 8080) and no JMX; ruok/srvr for readiness.
       'admin.enableServer=false',
       '4lw.commands.whitelist=ruok,srvr',
