@@ -34,6 +34,7 @@ import {
   type ServerConfig,
   type ServerName,
   printUsageAndExit,
+  writeChart,
 } from './lib.ts';
 import { formatSummary } from './profile.ts';
 import { parseRange, registryYaml, writeZone, ZONE, type Registry } from './zone.ts';
@@ -293,6 +294,15 @@ out.push(
     ]),
   ),
 );
+if (mem.length > 0) {
+  writeChart(`memory-file-${zone.services}`, {
+    kind: 'bars',
+    title: `RSS, file mode, ${fmtInt(zone.services)} services x ${values.endpoints} endpoints`,
+    unit: 'MiB',
+    groups: ['ready', 'after UDP load', 'peak (VmHWM)'],
+    series: mem.map((m) => ({ label: m.name, values: [m.idle.rssKiB, m.loaded.rssKiB, m.loaded.hwmKiB].map((k) => Math.round(k / 1024)) })),
+  });
+}
 const ours = mem.find((m) => m.name === 'dubbo-dns');
 if (ours !== undefined) {
   const ratios = mem.filter((m) => m.name !== 'dubbo-dns').map((m) => `${fmt(ours.loaded.rssKiB / m.loaded.rssKiB, 1)}x ${m.name}`);

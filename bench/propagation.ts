@@ -32,10 +32,9 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { Applier, benchService, CHANGED_BASE, ipv4, Prober, serviceManifest, sliceManifest, withAddress, type BenchService } from './propagation-lib.ts';
-import { killAllChildren, memoryOf, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, writeChart, type Summary, type Tracked } from './lib.ts';
+import { killAllChildren, MAIN, memoryOf, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, writeChart, type Summary, type Tracked } from './lib.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
-const MAIN = join(ROOT, 'src', 'main.ts');
 
 const { values } = parseArgs({
   options: {
@@ -481,6 +480,28 @@ async function main(): Promise<void> {
     );
     if (m.dubbo.heap !== undefined) out.push(`dubbo-dns V8 heap used ${mib(m.dubbo.heap.heapUsedKiB)} MiB of ${mib(m.dubbo.heap.heapTotalKiB)} MiB, external ${mib(m.dubbo.heap.externalKiB)} MiB`);
     out.push(`ratio dubbo-dns/CoreDNS: VmRSS ${(m.dubbo.rssKiB / m.coredns.rssKiB).toFixed(2)}, VmHWM ${(m.dubbo.hwmKiB / m.coredns.hwmKiB).toFixed(2)}`);
+    out.push(`ratio dubbo-dns/CoreDNS: time to first answer ${(m.syncMs.dubbo / m.syncMs.coredns).toFixed(2)}`);
+    const size = `${m.services.toLocaleString('en')} services x ${m.endpoints} endpoints`;
+    writeChart(`memory-kubernetes-${m.services}`, {
+      kind: 'bars',
+      title: `RSS, Kubernetes mode, ${size} (after sync)`,
+      unit: 'MiB',
+      groups: ['VmRSS', 'VmHWM (peak)'],
+      series: [
+        { label: 'dubbo-dns', values: [Math.round(m.dubbo.rssKiB / 1024), Math.round(m.dubbo.hwmKiB / 1024)] },
+        { label: 'CoreDNS kubernetes', values: [Math.round(m.coredns.rssKiB / 1024), Math.round(m.coredns.hwmKiB / 1024)] },
+      ],
+    });
+    writeChart(`start-kubernetes-${m.services}`, {
+      kind: 'bars',
+      title: `Start to first complete answers, Kubernetes mode, ${size}`,
+      unit: 's',
+      groups: ['time to first answer'],
+      series: [
+        { label: 'dubbo-dns', values: [Number((m.syncMs.dubbo / 1000).toFixed(2))] },
+        { label: 'CoreDNS kubernetes', values: [Number((m.syncMs.coredns / 1000).toFixed(2))] },
+      ],
+    });
   }
   process.stdout.write(out.join('\n') + '\n');
 }
