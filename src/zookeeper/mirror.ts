@@ -1,11 +1,13 @@
 import type { Client, Exception, Stat } from 'node-zookeeper-client';
 import type { Logger } from 'pino';
 import { ProviderUrlError, type ProviderUrl } from '../dubbo/provider-url.ts';
+import { instanceProviders, isApplicationName, parseInstanceNode, parseMapping, type AppInstance } from './instance-nodes.ts';
 import { normalizeRoot, parseProviderNode, providersPath } from './provider-nodes.ts';
 
-
 // A read-only mirror of the providers Dubbo registers in ZooKeeper (docs/zookeeper.md), through
-// node-zookeeper-client: children watches on the root and on each `<interface>/providers`.
+// node-zookeeper-client: children watches on the root and on each `<interface>/providers`
+// (interface-level registration), and on `/services/<application>` and `<root>/mapping` with data
+// watches on their nodes (Dubbo 3's application-level registration).
 //
 // What the mirror promises its user, the point of mirroring a registry that may go away:
 // - while the connection is lost, the content stays as it was and no change is reported;
@@ -14,10 +16,10 @@ import { normalizeRoot, parseProviderNode, providersPath } from './provider-node
 //   becomes 'synced';
 // - a node that is not a usable provider is logged once and skipped; nothing else is disturbed.
 
-/** Where the mirror is: reading for the first time, current, or holding the last content it read. */
 /** node-zookeeper-client, loaded by the first start(). */
 let zookeeper: typeof import('node-zookeeper-client');
 
+/** Where the mirror is: reading for the first time, current, or holding the last content it read. */
 export type MirrorState = 'connecting' | 'synced' | 'disconnected';
 
 /** One provider node and what it says. */
@@ -32,6 +34,8 @@ export interface MirrorOptions {
   readonly servers: string;
   /** The registry root, `/dubbo` by default. */
   readonly root?: string | undefined;
+  /** Where application-level instances are, `/services` by default (Dubbo's default). */
+  readonly servicesRoot?: string | undefined;
   /** `user:password` for ZooKeeper's digest scheme. */
   readonly auth?: string | undefined;
   /** The session timeout asked of the server (it bounds it to 2-20 ticks). */
@@ -45,6 +49,18 @@ interface Listing {
 }
 
 const EMPTY: Listing = { version: -1n, nodes: new Map() };
+
+/** The instances of one application as last read (children's pzxid as the version). */
+interface AppListing {
+  readonly version: bigint;
+  readonly instances: ReadonlyMap<string, { readonly path: string; readonly instance: AppInstance }>;
+}
+
+/** A mapping node `<root>/mapping/<interface>`: the applications serving the interface. */
+interface Mapping {
+  readonly version: bigint;
+  readonly apps: readonly string[];
+}
 /** Reads in flight during a full read of the tree. */
 const READ_CONCURRENCY = 32;
 /** Retry delay after an unexpected read error (not a lost connection, which the state handles). */
@@ -63,6 +79,15 @@ function zxid(stat: Stat | undefined): bigint {
   return stat === undefined ? -1n : stat.pzxid.readBigInt64BE(0);
 }
 
+/** The zxid of a node's last data change. */
+function mzxid(stat: Stat | undefined): bigint {
+  return stat === undefined ? -1n : stat.mzxid.readBigInt64BE(0);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
 /** Mirrors `<root>/<interface>/providers/<provider URL>` nodes; see the module comment. */
 export class ZooKeeperMirror {
   readonly #o: MirrorOptions;
@@ -73,23 +98,28 @@ export class ZooKeeperMirror {
   #syncedAt = 0;
   #generation = 0;
   #stopped = false;
+  readonly #servicesRoot: string;
   readonly #listings = new Map<string, Listing>();
-  /** interface -> node names already logged as unusable (logged once while they exist). */
+  /** application -> its instances (application-level registration). */
+  readonly #apps = new Map<string, AppListing>();
+  /** interface -> the applications its mapping node names. */
+  readonly #mappings = new Map<string, Mapping>();
+  /** interface (or `/services/<application>`) -> node names already logged as unusable (logged once while they exist). */
   readonly #rejected = new Map<string, Set<string>>();
   /** One watcher function per path: the client keeps one registration per function. */
   readonly #watchers = new Map<string, () => void>();
   readonly #changeListeners: ((interfaces: readonly string[]) => void)[] = [];
   readonly #stateListeners: ((state: MirrorState) => void)[] = [];
   readonly #timers = new Set<NodeJS.Timeout>();
-  /** Watches that fired while the tree was being read: relisted once the read is applied. */
-  readonly #pending = new Set<string>();
-  #pendingRoot = false;
+  /** Watches that fired while the tree was being read, by path: read again once the read is applied. */
+  readonly #pending = new Map<string, () => void>();
   #firstSync: (() => void) | undefined;
   readonly #synced: Promise<void>;
 
   constructor(options: MirrorOptions, log: Logger) {
     this.#o = options;
     this.#root = normalizeRoot(options.root ?? '/dubbo');
+    this.#servicesRoot = normalizeRoot(options.servicesRoot ?? '/services');
     this.#log = log;
     this.#synced = new Promise((resolve) => (this.#firstSync = resolve));
   }
@@ -128,16 +158,33 @@ export class ZooKeeperMirror {
 
   /** Every provider of the mirror. */
   *providers(): Iterable<MirroredProvider> {
-    for (const listing of this.#listings.values()) yield* listing.nodes.values();
+    for (const iface of this.interfaces()) yield* this.byInterface(iface);
   }
 
-  /** The interfaces that have a listing (possibly empty). */
+  /** The interfaces that have a listing or a mapping (possibly without providers). */
   interfaces(): Iterable<string> {
-    return this.#listings.keys();
+    return new Set([...this.#listings.keys(), ...this.#mappings.keys()]);
   }
 
+  /**
+   * The providers of an interface: its provider nodes, then what the instances of its
+   * applications serve. An instance address and protocol that a provider node already gives is
+   * not repeated (a Dubbo 3 provider in `register-mode: all` writes both; the node says more).
+   */
   byInterface(iface: string): readonly MirroredProvider[] {
-    return [...(this.#listings.get(iface)?.nodes.values() ?? [])];
+    const nodes = [...(this.#listings.get(iface)?.nodes.values() ?? [])];
+    const apps = this.#mappings.get(iface)?.apps ?? [];
+    if (apps.length === 0) return nodes;
+    const given = new Set(nodes.map(({ url }) => `${url.protocol}://${url.host}:${url.port}`));
+    const out = nodes;
+    for (const app of apps) {
+      for (const { path, instance } of this.#apps.get(app)?.instances.values() ?? []) {
+        for (const url of instanceProviders(iface, [instance])) {
+          if (!given.has(`${url.protocol}://${url.host}:${url.port}`)) out.push({ path, url });
+        }
+      }
+    }
+    return out;
   }
 
   /** Called with the interfaces whose providers changed. */
@@ -200,44 +247,102 @@ export class ZooKeeperMirror {
   /** Reads the whole tree; applies it only if no connection change happened meanwhile. */
   async #resync(client: Client): Promise<void> {
     const generation = ++this.#generation;
-    // What fired before this read is covered by it; what fires during it is relisted after it.
+    // What fired before this read is covered by it; what fires during it is read again after it.
     this.#pending.clear();
-    this.#pendingRoot = false;
-    let next: Map<string, Listing>;
+    let listings: Map<string, Listing>;
+    let mappings: Map<string, Mapping>;
+    let apps: Map<string, AppListing>;
     try {
-      const interfaces = await this.#children(client, this.#root, this.#rootWatcher());
-      next = new Map();
-      let i = 0;
-      const worker = async (): Promise<void> => {
-        while (i < interfaces.length) {
-          const iface = interfaces[i++]!;
-          next.set(iface, await this.#readInterface(client, iface));
-        }
-      };
-      await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, interfaces.length) }, worker));
+      [listings, mappings, apps] = await Promise.all([this.#readInterfaces(client), this.#readMappings(client), this.#readApps(client)]);
     } catch (err) {
       if (generation === this.#generation) this.#readFailed(err, 'registry', () => void this.#resync(client));
       return;
     }
     if (generation !== this.#generation || client !== this.#client) return;
-    const changed: string[] = [];
-    for (const [iface, listing] of next) if (this.#put(iface, listing)) changed.push(iface);
+    const changed = new Set<string>();
+    for (const [iface, listing] of listings) if (this.#put(iface, listing)) changed.add(iface);
     for (const iface of [...this.#listings.keys()]) {
-      if (next.has(iface)) continue;
+      if (listings.has(iface)) continue;
       this.#listings.delete(iface);
       this.#rejected.delete(iface);
-      changed.push(iface);
+      changed.add(iface);
+    }
+    for (const [iface, mapping] of mappings) if (this.#putMapping(iface, mapping)) changed.add(iface);
+    for (const iface of [...this.#mappings.keys()]) {
+      if (mappings.has(iface)) continue;
+      this.#mappings.delete(iface);
+      changed.add(iface);
+    }
+    for (const [app, listing] of apps) if (this.#putApp(app, listing)) for (const iface of this.#interfacesOf(app)) changed.add(iface);
+    for (const app of [...this.#apps.keys()]) {
+      if (apps.has(app)) continue;
+      for (const iface of this.#interfacesOf(app)) changed.add(iface);
+      this.#apps.delete(app);
+      this.#rejected.delete(this.#appPath(app));
     }
     const first = this.#firstSync !== undefined;
     this.#setState('synced');
-    this.#log.info({ interfaces: next.size, providers: [...this.providers()].length, rejected: this.rejected, changed: changed.length }, first ? 'registry read' : 'registry read again after reconnecting');
-    this.#emit(changed);
+    this.#log.info(
+      { interfaces: listings.size, mapped: mappings.size, applications: apps.size, providers: [...this.providers()].length, rejected: this.rejected, changed: changed.size },
+      first ? 'registry read' : 'registry read again after reconnecting',
+    );
+    this.#emit([...changed]);
     this.#firstSync?.();
     this.#firstSync = undefined;
-    if (this.#pendingRoot) void this.#relistRoot();
-    for (const iface of this.#pending) void this.#relist(iface);
+    const pending = [...this.#pending.values()];
     this.#pending.clear();
-    this.#pendingRoot = false;
+    for (const read of pending) read();
+  }
+
+  /** Runs `n` reads at a time over `items`. */
+  async #pool<T>(items: readonly T[], read: (item: T) => Promise<void>): Promise<void> {
+    let i = 0;
+    const worker = async (): Promise<void> => {
+      while (i < items.length) await read(items[i++]!);
+    };
+    await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, items.length) }, worker));
+  }
+
+  /** Every `<root>/<interface>/providers` listing. */
+  async #readInterfaces(client: Client): Promise<Map<string, Listing>> {
+    const interfaces = await this.#children(client, this.#root, this.#rootWatcher());
+    const next = new Map<string, Listing>();
+    await this.#pool(interfaces, async (iface) => void next.set(iface, await this.#readInterface(client, iface)));
+    return next;
+  }
+
+  /** Every `<root>/mapping/<interface>` node. */
+  async #readMappings(client: Client): Promise<Map<string, Mapping>> {
+    const names = await this.#children(client, this.#mappingRoot, this.#mappingRootWatcher());
+    const next = new Map<string, Mapping>();
+    await this.#pool(names, async (iface) => {
+      const mapping = await this.#readMapping(client, iface);
+      if (mapping !== undefined) next.set(iface, mapping);
+    });
+    return next;
+  }
+
+  /** Every `/services/<application>` and its instances. */
+  async #readApps(client: Client): Promise<Map<string, AppListing>> {
+    const names = (await this.#children(client, this.#servicesRoot, this.#servicesRootWatcher())).filter(isApplicationName);
+    const next = new Map<string, AppListing>();
+    await this.#pool(names, async (app) => void next.set(app, await this.#readApp(client, app)));
+    return next;
+  }
+
+  get #mappingRoot(): string {
+    return `${this.#root === '/' ? '' : this.#root}/mapping`;
+  }
+
+  #appPath(app: string): string {
+    return `${this.#servicesRoot === '/' ? '' : this.#servicesRoot}/${app}`;
+  }
+
+  /** The interfaces whose mapping names `app`. */
+  #interfacesOf(app: string): string[] {
+    const out: string[] = [];
+    for (const [iface, mapping] of this.#mappings) if (mapping.apps.includes(app)) out.push(iface);
+    return out;
   }
 
   /** Stores a listing unless an equal or newer one is there; true when the providers changed. */
@@ -251,13 +356,43 @@ export class ZooKeeperMirror {
     return false;
   }
 
+  #putMapping(iface: string, mapping: Mapping): boolean {
+    const old = this.#mappings.get(iface);
+    if (old !== undefined && old.version > mapping.version) return false;
+    this.#mappings.set(iface, mapping);
+    return old === undefined || !sameList(old.apps, mapping.apps);
+  }
+
+  #putApp(app: string, listing: AppListing): boolean {
+    const old = this.#apps.get(app);
+    if (old !== undefined && listing.version !== -1n && old.version > listing.version) return false;
+    this.#apps.set(app, listing);
+    if (old === undefined) return listing.instances.size > 0;
+    if (old.instances.size !== listing.instances.size) return true;
+    for (const [name, { instance }] of listing.instances) {
+      const before = old.instances.get(name)?.instance;
+      if (before === undefined || JSON.stringify(before) !== JSON.stringify(instance)) return true;
+    }
+    return false;
+  }
+
   #emit(changed: readonly string[]): void {
     if (changed.length === 0) return;
     for (const l of this.#changeListeners) l(changed);
   }
 
   #rootWatcher(): () => void {
-    return this.#watcher(this.#root, () => void this.#relistRoot());
+    return this.#watcher(this.#root, () => this.#whenSynced(this.#root, () => void this.#relistRoot()));
+  }
+
+  #mappingRootWatcher(): () => void {
+    const path = this.#mappingRoot;
+    return this.#watcher(path, () => this.#whenSynced(path, () => void this.#relistMappings()));
+  }
+
+  #servicesRootWatcher(): () => void {
+    const path = this.#servicesRoot;
+    return this.#watcher(path, () => this.#whenSynced(path, () => void this.#relistApps()));
   }
 
   #watcher(path: string, fn: () => void): () => void {
@@ -266,13 +401,15 @@ export class ZooKeeperMirror {
     return w;
   }
 
+  /** Runs `read` now while synced; otherwise keeps it for after the full read in progress. */
+  #whenSynced(path: string, read: () => void): void {
+    if (this.#state === 'synced') read();
+    else this.#pending.set(path, read);
+  }
+
   async #relistRoot(): Promise<void> {
     const client = this.#client;
     if (client === undefined) return;
-    if (this.#state !== 'synced') {
-      this.#pendingRoot = true;
-      return;
-    }
     try {
       const interfaces = new Set(await this.#children(client, this.#root, this.#rootWatcher()));
       const gone = [...this.#listings.keys()].filter((iface) => !interfaces.has(iface));
@@ -290,10 +427,6 @@ export class ZooKeeperMirror {
   async #relist(iface: string): Promise<void> {
     const client = this.#client;
     if (client === undefined) return;
-    if (this.#state !== 'synced') {
-      this.#pending.add(iface);
-      return;
-    }
     try {
       const listing = await this.#readInterface(client, iface);
       if (client !== this.#client) return;
@@ -301,6 +434,126 @@ export class ZooKeeperMirror {
     } catch (err) {
       this.#readFailed(err, providersPath(this.#root, iface), () => void this.#relist(iface));
     }
+  }
+
+  async #relistMappings(): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return;
+    try {
+      const names = new Set(await this.#children(client, this.#mappingRoot, this.#mappingRootWatcher()));
+      const gone = [...this.#mappings.keys()].filter((iface) => !names.has(iface));
+      for (const iface of gone) this.#mappings.delete(iface);
+      this.#emit(gone);
+      for (const iface of names) if (!this.#mappings.has(iface)) void this.#relistMapping(iface);
+    } catch (err) {
+      this.#readFailed(err, this.#mappingRoot, () => void this.#relistMappings());
+    }
+  }
+
+  async #relistMapping(iface: string): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return;
+    try {
+      const mapping = await this.#readMapping(client, iface);
+      if (client !== this.#client) return;
+      if (mapping === undefined) {
+        if (this.#mappings.delete(iface)) this.#emit([iface]);
+      } else if (this.#putMapping(iface, mapping)) {
+        this.#emit([iface]);
+      }
+    } catch (err) {
+      this.#readFailed(err, `${this.#mappingRoot}/${iface}`, () => void this.#relistMapping(iface));
+    }
+  }
+
+  async #relistApps(): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return;
+    try {
+      const names = new Set((await this.#children(client, this.#servicesRoot, this.#servicesRootWatcher())).filter(isApplicationName));
+      const changed = new Set<string>();
+      for (const app of [...this.#apps.keys()]) {
+        if (names.has(app)) continue;
+        for (const iface of this.#interfacesOf(app)) changed.add(iface);
+        this.#apps.delete(app);
+        this.#rejected.delete(this.#appPath(app));
+      }
+      this.#emit([...changed]);
+      for (const app of names) if (!this.#apps.has(app)) void this.#relistApp(app);
+    } catch (err) {
+      this.#readFailed(err, this.#servicesRoot, () => void this.#relistApps());
+    }
+  }
+
+  async #relistApp(app: string): Promise<void> {
+    const client = this.#client;
+    if (client === undefined) return;
+    try {
+      const listing = await this.#readApp(client, app);
+      if (client !== this.#client) return;
+      if (this.#putApp(app, listing)) this.#emit(this.#interfacesOf(app));
+    } catch (err) {
+      this.#readFailed(err, this.#appPath(app), () => void this.#relistApp(app));
+    }
+  }
+
+  /** One mapping node, with a watch on its data; undefined when it is gone. */
+  async #readMapping(client: Client, iface: string): Promise<Mapping | undefined> {
+    const path = `${this.#mappingRoot}/${iface}`;
+    const watcher = this.#watcher(path, () => this.#whenSynced(path, () => void this.#relistMapping(iface)));
+    try {
+      const [data, stat] = await this.#data(client, path, watcher);
+      return { version: mzxid(stat), apps: parseMapping(data) };
+    } catch (err) {
+      if (code(err) === zookeeper.Exception.NO_NODE) return undefined;
+      throw err;
+    }
+  }
+
+  /** The instances of one application, with watches on the directory and on each instance's data. */
+  async #readApp(client: Client, app: string): Promise<AppListing> {
+    const path = this.#appPath(app);
+    const relist = (): void => this.#whenSynced(path, () => void this.#relistApp(app));
+    let names: string[];
+    let stat: Stat | undefined;
+    try {
+      [names, stat] = await this.#childrenWithStat(client, path, this.#watcher(path, relist));
+    } catch (err) {
+      if (code(err) !== zookeeper.Exception.NO_NODE) throw err;
+      return { version: -1n, instances: new Map() };
+    }
+    // The version also covers the instances' data, so an older read never replaces a newer one.
+    let version = zxid(stat);
+    const instances = new Map<string, { path: string; instance: AppInstance }>();
+    const seenRejected = new Set<string>();
+    const logged = this.#rejected.get(path) ?? new Set<string>();
+    await this.#pool(names, async (name) => {
+      const instancePath = `${path}/${name}`;
+      let data: Buffer | undefined;
+      try {
+        let dataStat: Stat;
+        [data, dataStat] = await this.#data(client, instancePath, this.#watcher(instancePath, relist));
+        const m = mzxid(dataStat);
+        if (m > version) version = m;
+      } catch (err) {
+        if (code(err) === zookeeper.Exception.NO_NODE) return; // gone between the listing and the read
+        throw err;
+      }
+      try {
+        instances.set(name, { path: instancePath, instance: parseInstanceNode(app, name, data) });
+      } catch (err) {
+        if (!(err instanceof ProviderUrlError)) throw err;
+        seenRejected.add(name);
+        if (!logged.has(name)) this.#log.warn({ application: app, node: clip(name), reason: clip(err.message) }, 'instance node skipped');
+      }
+    });
+    if (seenRejected.size === 0) this.#rejected.delete(path);
+    else this.#rejected.set(path, seenRejected);
+    return { version, instances: new Map([...instances].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+  }
+
+  #data(client: Client, path: string, watcher: () => void): Promise<[Buffer | undefined, Stat]> {
+    return new Promise((resolve, reject) => client.getData(path, watcher, (err, data, stat) => (err === null ? resolve([data ?? undefined, stat]) : reject(err))));
   }
 
   /** A read failed: a lost connection is handled by the state events; anything else is retried. */
@@ -314,7 +567,7 @@ export class ZooKeeperMirror {
   /** The providers of one interface, with a watch on the directory (or on its creation). */
   async #readInterface(client: Client, iface: string): Promise<Listing> {
     const path = providersPath(this.#root, iface);
-    const watcher = this.#watcher(path, () => void this.#relist(iface));
+    const watcher = this.#watcher(path, () => this.#whenSynced(path, () => void this.#relist(iface)));
     let names: string[];
     let stat: Stat | undefined;
     try {

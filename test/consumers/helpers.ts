@@ -72,8 +72,8 @@ export interface Provider {
  * Starts the dubbo-go provider on ip:port (registering in ZooKeeper when given; inside a test
  * host's network namespace when given) and waits until it accepts connections. dubbo-go keeps running when it cannot bind, so the port is checked.
  */
-export async function startProvider(bin: string, ip: string, port: number, o: { zookeeper?: string; host?: TestHost } = {}): Promise<Provider> {
-  const args = ['-ip', ip, '-port', String(port), ...(o.zookeeper === undefined ? [] : ['-zookeeper', o.zookeeper])];
+export async function startProvider(bin: string, ip: string, port: number, o: { zookeeper?: string; register?: 'interface' | 'instance' | 'all'; host?: TestHost } = {}): Promise<Provider> {
+  const args = ['-ip', ip, '-port', String(port), ...(o.zookeeper === undefined ? [] : ['-zookeeper', o.zookeeper]), ...(o.register === undefined ? [] : ['-register', o.register])];
   const daemon = o.host === undefined ? startDaemon(bin, args) : startDaemon(...o.host.wrap(bin, args));
   onCleanup(() => daemon.stop(2000));
   await eventually(

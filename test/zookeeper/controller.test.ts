@@ -27,7 +27,7 @@ import {
 import { consumerArgs, dubbodnsUrl, goPrograms, runCalls, startProvider, waitForSrv, type GoPrograms } from '../consumers/helpers.ts';
 import { freePort } from '../integration/helpers.ts';
 import { createTestHost } from '../support/netns.ts';
-import { createNode, providerPath, startRegistrant, zkClient } from './helpers.ts';
+import { createNode, instanceNode, providerPath, removeNode, startRegistrant, zkClient } from './helpers.ts';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 
@@ -86,7 +86,10 @@ describe('controller --zookeeper', { timeout: 180_000 }, () => {
     onCleanup(() => host.dispose());
     const port = await freePort();
     const provider = await startProvider(go.provider, host.addresses[0]!, port, { zookeeper: `${host.gateway}:${zk.port}`, host });
-    await waitForSrv(dns.dnsPort, ns, [provider.address], 60_000);
+    await waitForSrv(dns.dnsPort, ns, [provider.address], 60_000).catch((err: unknown) => {
+      // Say where it stopped: the controller's last lines, and whether the provider registered.
+      throw new Error(`${String(err)}\ncontroller:\n${controller.logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}\nprovider:\n${provider.daemon.output().slice(-2000)}`);
+    });
     // One registered on loopback (a provider bound to 127.0.0.1) cannot be in an EndpointSlice: a log line, the rest unharmed.
     await createNode(client, providerPath(`dubbo://127.0.0.1:20880/${order}?application=order&interface=${order}&version=2.0&side=provider`));
     await eventually(async () => (controller.logs.some((l) => l['msg'] === 'registered provider not published' && l['address'] === '127.0.0.1:20880') ? true : undefined), 30_000, 'the loopback provider logged');
@@ -129,6 +132,27 @@ describe('controller --zookeeper', { timeout: 180_000 }, () => {
     }, 60_000, 'the dead provider gone after ZooKeeper is back');
     assert.equal(metric((await controller.get('/metrics')).text, 'dubbo_dns_controller_registry_synced'), 1);
     await stays.kill();
+  });
+
+  it('application-level registrations (an instance under /services, the interface mapped to its application) become a Service and EndpointSlices too', async () => {
+    const client = await zkClient(zk.address);
+    const iface = 'org.example.zkc.LedgerService';
+    await createNode(client, `/dubbo/mapping/${iface}`, false, Buffer.from('ledger-app'));
+    const instance = instanceNode('ledger-app', '10.74.0.1', [{ protocol: 'dubbo', port: 20880 }, { protocol: 'tri', port: 50051 }]);
+    await createNode(client, instance.path, true, instance.data);
+    const name = label(iface);
+    const slices = await eventually(async () => {
+      const list = await k.request<{ items: { ports: { name: string; port: number }[]; endpoints: { addresses: string[]; targetRef?: unknown }[] }[] }>('GET', `/apis/discovery.k8s.io/v1/namespaces/${ns}/endpointslices`, {
+        query: { labelSelector: `kubernetes.io/service-name=${name}` },
+      });
+      return list.items.length > 0 ? list.items : undefined;
+    }, 30_000, 'the slices of the application-level provider');
+    assert.deepEqual(slices.flatMap((sl) => sl.endpoints.map((e) => e.addresses[0])), ['10.74.0.1']);
+    assert.deepEqual(slices.flatMap((sl) => sl.ports.map((p) => `${p.name}/${p.port}`)).sort(), ['dubbo/20880', 'tri/50051']);
+    assert.ok(slices.every((sl) => sl.endpoints.every((e) => e.targetRef === undefined)), 'no Pod reference for a registered provider');
+    await removeNode(client, instance.path);
+    await eventually(async () => ((await sliceReadiness(k, ns, name)).size === 0 ? true : undefined), 30_000, 'the instance gone from the slices');
+    client.close();
   });
 
   it('a DubboService and ZooKeeper declaring the same key: one Service, the DubboService wins, the disagreement is an Event', async () => {

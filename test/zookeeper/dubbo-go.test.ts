@@ -1,13 +1,14 @@
-// A real dubbo-go v3.3.2 provider registers itself in ZooKeeper the usual way (interface level);
-// `dubbo-dns serve --zookeeper` mirrors it with no other declaration, and a dubbo-go consumer that
-// knows only the dubbodns registry calls it, also while ZooKeeper is down.
+// A real dubbo-go v3.3.2 provider registers itself in ZooKeeper the usual way (interface level), or
+// at application level (Dubbo 3's service discovery); `dubbo-dns serve --zookeeper` mirrors it with
+// no other declaration, and a dubbo-go consumer that knows only the dubbodns registry calls it, also
+// while ZooKeeper is down.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { eventually, killAll } from '../e2e/helpers.ts';
 import { freePort } from '../integration/helpers.ts';
 import { startZooKeeper, type ZooKeeper } from '../support/zookeeper.ts';
 import { consumerArgs, dubbodnsUrl, goPrograms, runCalls, startProvider, waitForSrv, type GoPrograms } from '../consumers/helpers.ts';
-import { startZkDns } from './helpers.ts';
+import { startZkDns, zkClient } from './helpers.ts';
 
 const NS = 'zkgo';
 
@@ -21,6 +22,24 @@ describe('dubbo-go provider in ZooKeeper, consumer through dubbo-dns', { timeout
   after(async () => {
     await killAll();
     await zk.dispose();
+  });
+
+  it('a provider registered at application level (/services and the mapping, no provider node) is called through the dubbodns registry', async () => {
+    const port = await freePort();
+    const provider = await startProvider(go.provider, '127.0.0.1', port, { zookeeper: zk.address, register: 'instance' });
+    const dns = await startZkDns(['--zookeeper', zk.address, '--zookeeper-namespace', `${NS}-app`, '--ttl', '1']);
+    await waitForSrv(dns.dnsPort, `${NS}-app`, [provider.address]);
+    // What dubbo-go wrote: an instance under /services/<application>, and no interface-level node.
+    const client = await zkClient(zk.address);
+    const children = (path: string): Promise<string[]> => new Promise((resolve) => client.getChildren(path, (err, names) => resolve(err === null ? names : [])));
+    assert.deepEqual(await children('/services/greeter-provider'), [provider.address]);
+    assert.deepEqual(await children('/dubbo/greet.GreetService/providers'), []);
+    client.close();
+    const run = runCalls(go.consumer, consumerArgs([dubbodnsUrl(dns.dnsPort, `${NS}-app`)], 4, 100));
+    const calls = await run.done;
+    assert.equal(calls.filter((c) => c.ok && c.provider === provider.address).length, 4, run.log().slice(-2000));
+    await provider.stop();
+    await dns.stop();
   });
 
   it('the provider registered in ZooKeeper is called through the dubbodns registry, before and during a ZooKeeper outage', async () => {

@@ -37,10 +37,26 @@ function call<T>(fn: (cb: (err: Error | unknown | null, value: T) => void) => vo
 }
 
 /** Creates `path` (parents persistent) as an ephemeral node by default, as Dubbo registers a provider. */
-export async function createNode(client: Client, path: string, ephemeral = true): Promise<void> {
+export async function createNode(client: Client, path: string, ephemeral = true, data: Buffer = Buffer.alloc(0)): Promise<void> {
   const parent = path.slice(0, path.lastIndexOf('/'));
   if (parent !== '') await call<string>((cb) => client.mkdirp(parent, cb));
-  await call<string>((cb) => client.create(path, Buffer.alloc(0), ephemeral ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT, cb));
+  await call<string>((cb) => client.create(path, data, ephemeral ? zookeeper.CreateMode.EPHEMERAL : zookeeper.CreateMode.PERSISTENT, cb));
+}
+
+export function setData(client: Client, path: string, data: Buffer): Promise<void> {
+  return call<void>((cb) => client.setData(path, data, -1, (err) => cb(err, undefined)));
+}
+
+/**
+ * An application-level instance node `/services/<app>/<ip:port>` with the data Dubbo 3 writes
+ * through Curator: the address, and the protocols and ports in `dubbo.endpoints`.
+ */
+export function instanceNode(app: string, ip: string, endpoints: readonly { protocol: string; port: number }[]): { path: string; data: Buffer } {
+  const port = endpoints[0]?.port ?? 20880;
+  const id = `${ip}:${port}`;
+  const metadata = { 'dubbo.endpoints': JSON.stringify(endpoints), 'dubbo.metadata.revision': 'r1', 'dubbo.metadata.storage-type': 'local' };
+  const doc = { name: app, id, address: ip, port, sslPort: null, payload: { '@class': 'org.apache.dubbo.registry.zookeeper.ZookeeperInstance', id, name: app, metadata }, registrationTimeUTC: Date.now(), serviceType: 'DYNAMIC', uriSpec: null };
+  return { path: `/services/${app}/${id}`, data: Buffer.from(JSON.stringify(doc)) };
 }
 
 export function removeNode(client: Client, path: string): Promise<void> {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import zookeeper from 'node-zookeeper-client';
 import { startZooKeeper, type ZooKeeper } from '../support/zookeeper.ts';
 import { eventually, killAll, metric, query, serviceName, tempDir, waitForAddresses, waitForRcode } from '../e2e/helpers.ts';
-import { createNode, javaUrlEncode, providerPath, removeNode, startRegistrant, startZkDns, zkClient } from './helpers.ts';
+import { createNode, instanceNode, javaUrlEncode, providerPath, removeNode, setData, startRegistrant, startZkDns, zkClient } from './helpers.ts';
 
 const EDE_STALE = 3;
 const NS = 'zk';
@@ -79,6 +79,48 @@ describe('serve --zookeeper', () => {
     const health = await dns.get('/readyz');
     assert.equal(health.status, 200);
     assert.match(health.text, /mirroring ZooKeeper/);
+  });
+
+  it('application-level registrations (Dubbo 3): the instances of the applications a mapping names; data changes and departures follow; bad instances skipped', async () => {
+    const client = await zkClient(zk.address);
+    const iface = 'org.example.zk.PayService';
+    await createNode(client, `/dubbo/mapping/${iface}`, false, Buffer.from('pay-app,ledger-app'));
+    const one = instanceNode('pay-app', '10.68.0.1', [{ protocol: 'dubbo', port: 20880 }, { protocol: 'tri', port: 50051 }]);
+    const two = instanceNode('ledger-app', '10.68.0.2', [{ protocol: 'tri', port: 50052 }]);
+    await createNode(client, one.path, true, one.data);
+    await createNode(client, two.path, true, two.data);
+    await createNode(client, '/services/pay-app/10.68.0.9:20880', true, Buffer.from('{not json'));
+    // An application no mapping names is not published.
+    const stray = instanceNode('stray-app', '10.68.0.8', [{ protocol: 'dubbo', port: 20880 }]);
+    await createNode(client, stray.path, true, stray.data);
+
+    const dns = await startZkDns(['--zookeeper', zk.address, '--zookeeper-namespace', NS, '--guard-grace', '0']);
+    const name = serviceName(NS, iface);
+    await waitForAddresses(dns.dnsPort, name, ['10.68.0.1', '10.68.0.2']);
+    const ports = async (proto: string): Promise<number[]> => (await query(dns.dnsPort, `_${proto}._tcp.${name}`, 'SRV')).records.map((r) => dataOf<{ port: number }>(r).port).sort();
+    assert.deepEqual(await ports('tri'), [50051, 50052]);
+    assert.deepEqual(await ports('dubbo'), [20880]);
+    const txt = txtOf((await query(dns.dnsPort, `10-68-0-1.${name}`, 'TXT')).records);
+    assert.ok(txt.includes('application=pay-app'), txt.join(' '));
+    assert.ok(dns.logs.some((l) => l['msg'] === 'instance node skipped' && l['application'] === 'pay-app' && /not JSON/.test(String(l['reason']))), 'the bad instance is logged');
+
+    // The instance's data changes (a new port), one leaves, the mapping drops an application.
+    await setData(client, one.path, instanceNode('pay-app', '10.68.0.1', [{ protocol: 'dubbo', port: 20880 }, { protocol: 'tri', port: 50061 }]).data);
+    await eventually(async () => ((await ports('tri')).join() === '50052,50061' ? true : undefined), 10_000, 'the new tri port');
+    await removeNode(client, two.path);
+    await waitForAddresses(dns.dnsPort, name, ['10.68.0.1']);
+    await createNode(client, two.path, true, two.data);
+    await waitForAddresses(dns.dnsPort, name, ['10.68.0.1', '10.68.0.2']);
+    await setData(client, `/dubbo/mapping/${iface}`, Buffer.from('pay-app'));
+    await waitForAddresses(dns.dnsPort, name, ['10.68.0.1']);
+
+    // A provider that registers both ways (Dubbo 3's register-mode all) is one provider: its node wins.
+    await createNode(client, providerPath(`tri://10.68.0.1:50061/${iface}?application=pay-app&interface=${iface}&side=provider&weight=70`));
+    await eventually(async () => {
+      const srv = (await query(dns.dnsPort, `_tri._tcp.${name}`, 'SRV')).records;
+      return srv.length === 1 && dataOf<{ weight: number }>(srv[0]!).weight === 70 ? true : undefined;
+    }, 10_000, 'one tri provider, with the weight of its node');
+    await waitForRcode(dns.dnsPort, serviceName(NS, 'stray-app'), 'NXDOMAIN');
   });
 
   it('ZooKeeper down: the last answers stay, marked stale; a restart during the outage answers from --snapshot; back: fresh, and a provider that died meanwhile leaves', async () => {

@@ -1,6 +1,7 @@
 // Command provider serves greet.GreetService over Triple on one address and port, and,
-// given -zookeeper, registers itself there the usual dubbo-go way (interface level). Each
-// reply names the provider ("host:port"), so a consumer can tell who answered.
+// given -zookeeper, registers itself there: interface level by default (the usual dubbo-go way),
+// or application level (-register instance, Dubbo 3's service discovery) or both (-register all).
+// Each reply names the provider ("host:port"), so a consumer can tell who answered.
 package main
 
 import (
@@ -33,7 +34,17 @@ func main() {
 	ip := flag.String("ip", "127.0.0.1", "address to listen on and register")
 	port := flag.Int("port", 20000, "Triple port")
 	zk := flag.String("zookeeper", "", "ZooKeeper address host:port to register in (none when empty)")
+	register := flag.String("register", "interface", "with -zookeeper: interface, instance (application level) or all")
 	flag.Parse()
+	modes := map[string]registry.Option{
+		"interface": registry.WithRegisterInterface(),
+		"instance":  registry.WithRegisterService(),
+		"all":       registry.WithRegisterServiceAndInterface(),
+	}
+	mode, ok := modes[*register]
+	if !ok {
+		log.Fatalf("-register %q: want interface, instance or all", *register)
+	}
 
 	// dubbo-go registers the address it detects unless told; the tests run on loopback.
 	if err := os.Setenv("DUBBO_IP_TO_REGISTRY", *ip); err != nil {
@@ -47,7 +58,7 @@ func main() {
 		opts = append(opts, dubbo.WithRegistry(
 			registry.WithZookeeper(),
 			registry.WithAddress(*zk),
-			registry.WithRegisterInterface(),
+			mode,
 		))
 	}
 	ins, err := dubbo.NewInstance(opts...)
