@@ -53,6 +53,8 @@ const { values } = parseArgs({
     'rebuild-child': { type: 'string' },
     'profile-dir': { type: 'string' },
     profile: { type: 'boolean', default: false },
+    /** The registry file's format: yaml, or json (the server's JSON fast path). */
+    'registry-format': { type: 'string', default: 'yaml' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -169,7 +171,13 @@ const machineInfo = machine();
 log(machineInfo);
 const dir = makeTempDir('dubbo-dns-mem-');
 const t0 = performance.now();
-const zone = writeZone({ services: Number(values.services), minEndpoints, maxEndpoints, seed: Number(values.seed), queries: 20000 }, join(dir, 'zone'));
+const generated = writeZone({ services: Number(values.services), minEndpoints, maxEndpoints, seed: Number(values.seed), queries: 20000 }, join(dir, 'zone'));
+const format = values['registry-format'];
+if (format !== 'yaml' && format !== 'json') throw new Error(`--registry-format ${format}: want yaml or json`);
+/** The registry text in the chosen format (the same services either way). */
+const registryText = (reg: Registry): string => (format === 'json' ? JSON.stringify(reg) : registryYaml(reg));
+const zone = format === 'yaml' ? generated : { ...generated, registryFile: join(dir, 'zone', 'registry.json') };
+if (format === 'json') writeFileSync(zone.registryFile, registryText(zone.registry));
 const sizeMiB = (f: string): string => fmt(readFileSync(f).length / 1048576, 1);
 log(
   `zone: ${zone.services} services, ${zone.endpoints} endpoints, ${zone.records} records, ${zone.owners} owner names; registry ${sizeMiB(zone.registryFile)} MiB, zone file ${sizeMiB(zone.zoneFile)} MiB (${Math.round(performance.now() - t0)} ms)`,
@@ -240,7 +248,7 @@ if (servers.includes('dubbo-dns') && Number(values.e2e) > 0) {
     const address = `10.201.${(k >> 8) & 255}.${k & 255}`;
     e.address = address;
     const name = `${e.hostname}.${zone.names[idx]!.base}`;
-    const text = registryYaml(registry);
+    const text = registryText(registry);
     const tmp = `${zone.registryFile}.tmp`;
     writeFileSync(tmp, text);
     const logBefore = server.process.stdout.length;
@@ -279,7 +287,7 @@ if (servers.includes('dubbo-dns') && Number(values.e2e) > 0) {
 
 // Summary.
 const out: string[] = [];
-out.push('', `== dubbo-dns memory and rebuild: ${zone.services} services x ${values.endpoints} endpoints (${zone.endpoints} endpoints, ${zone.records} records, ${zone.owners} names) ==`);
+out.push('', `== dubbo-dns memory and rebuild: ${zone.services} services x ${values.endpoints} endpoints, registry file in ${format.toUpperCase()} (${zone.endpoints} endpoints, ${zone.records} records, ${zone.owners} names) ==`);
 out.push(machineInfo, '');
 out.push(
   table(
@@ -295,9 +303,9 @@ out.push(
   ),
 );
 if (mem.length > 0) {
-  writeChart(`memory-file-${zone.services}`, {
+  writeChart(`memory-file-${zone.services}${format === 'json' ? '-json' : ''}`, {
     kind: 'bars',
-    title: `RSS, file mode, ${fmtInt(zone.services)} services x ${values.endpoints} endpoints`,
+    title: `RSS, file mode, ${fmtInt(zone.services)} services x ${values.endpoints} endpoints (registry in ${format.toUpperCase()})`,
     unit: 'MiB',
     groups: ['ready', 'after UDP load', 'peak (VmHWM)'],
     series: mem.map((m) => ({ label: m.name, values: [m.idle.rssKiB, m.loaded.rssKiB, m.loaded.hwmKiB].map((k) => Math.round(k / 1024)) })),
@@ -314,7 +322,7 @@ out.push(
   table(
     ['index rebuild (ZoneHolder.update, in process, core 0)', 'ms'],
     [
-      ['parse registry file (parseRegistry, YAML)', fmtInt(rebuild.parseMs)],
+      [`parse registry file (parseRegistry, ${format.toUpperCase()})`, fmtInt(rebuild.parseMs)],
       ['cold build (first update)', fmtInt(rebuild.coldMs)],
       ['update with unchanged data (detects "no change")', fmtInt(rebuild.unchangedMs)],
       [`one endpoint's address changed (median of ${rebuild.changeMs.length}; min-max)`, `${fmtInt(median(rebuild.changeMs))} (${fmtInt(clo)}-${fmtInt(chi)})`],
