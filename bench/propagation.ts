@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { Applier, benchService, CHANGED_BASE, ipv4, Prober, serviceManifest, sliceManifest, withAddress, type BenchService } from './propagation-lib.ts';
-import { killAllChildren, MAIN, memoryOf, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, writeChart, type Summary, type Tracked } from './lib.ts';
+import { killAllChildren, MAIN, memoryOf, PRODUCT_NODE_FLAGS, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, writeChart, type Summary, type Tracked } from './lib.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -157,7 +157,7 @@ async function startDubboDns(kubeconfig: string, namespace: string, profDir: str
   const port = await freeUdpTcpPort();
   const nodeFlags = [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), ...values['node-flags'].split(' ').filter((f) => f !== '')];
   const httpPort = await freeUdpTcpPort();
-  const argv = [NODE, ...nodeFlags, MAIN, 'serve', '--kubernetes', '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', 'warn', '--guard-grace', '0', '--sync-timeout', '600', '--lameduck', '0'];
+  const argv = [NODE, ...PRODUCT_NODE_FLAGS, ...nodeFlags, MAIN, 'serve', '--kubernetes', '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', 'warn', '--guard-grace', '0', '--sync-timeout', '600', '--lameduck', '0'];
   const proc = spawnTracked(argv, SERVER_CPUS);
   return { name: 'dubbo-dns', proc, port, httpPort, prober: new Prober(port), nameOf: (b) => `${b.label}.${namespace}.dubbo.internal.`, startedAt: performance.now() };
 }

@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import jsYaml from 'js-yaml';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { parseProviderUrl, ProviderUrlError } from '../dubbo/provider-url.ts';
 import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
@@ -44,8 +45,34 @@ const ENDPOINT_KEYS = new Set(['address', 'port', 'weight', 'hostname', 'ready',
 
 /** Parses registry text (YAML or JSON) into zone data. Pure. */
 export function parseRegistry(text: string, file = '<registry>'): ZoneData {
-  return parseRegistryJson(text) ?? parseRegistryYaml(text, file);
+  return parseRegistryJson(text) ?? parseRegistryYamlFast(text) ?? parseRegistryYaml(text, file);
 }
+
+/**
+ * The YAML fast path: js-yaml reads a big registry ~15x faster than the yaml package, in a sixth of
+ * the memory (10k services: 0.3 s and 170 MiB against 4.5 s and 1 GiB), but cannot say where a
+ * problem is. So, as on the JSON path, its result is used only when the text validates cleanly;
+ * anything else (a problem, a duplicate key, a tag or a scalar js-yaml reads differently) goes to
+ * the yaml path, which names lines. Plain scalars that YAML 1.2's core schema leaves as strings but
+ * js-yaml reads as numbers (binary `0b1`, signed hex and octal) are sent there too.
+ */
+export function parseRegistryYamlFast(text: string): ZoneData | undefined {
+  if (DIVERGENT_SCALAR.test(text)) return undefined;
+  let value: unknown;
+  try {
+    value = jsYaml.load(text, { schema: jsYaml.CORE_SCHEMA, json: false });
+  } catch {
+    return undefined;
+  }
+  let clean = true;
+  const data = validate(value, () => {
+    clean = false;
+  });
+  return clean ? data : undefined;
+}
+
+/** Scalars js-yaml reads as numbers and YAML 1.2's core schema as strings: binary, and signed hex or octal. */
+const DIVERGENT_SCALAR = /(^|[\s,[{:?-])([-+]?0b[01]|[-+]0[xo])/m;
 
 /**
  * The JSON fast path: JSON.parse is ~40x faster than the YAML parser on a big generated registry

@@ -130,7 +130,8 @@ describe('the container image', () => {
   test('is configured to run dubbo-dns as 65532:65532 and carries the OCI labels', () => {
     const c = image.config;
     assert.equal(c.User, '65532:65532');
-    assert.deepEqual(c.Entrypoint, ['/usr/local/bin/node', '/app/bin/dubbo-dns.js']);
+    // A small young generation (Containerfile): the same throughput, a third less memory.
+    assert.deepEqual(c.Entrypoint, ['/usr/local/bin/node', '--max-semi-space-size=4', '/app/bin/dubbo-dns.js']);
     assert.ok(c.Cmd === undefined || c.Cmd === null || c.Cmd.length === 0, `no default arguments, got ${JSON.stringify(c.Cmd)}`);
     const labels = c.Labels ?? {};
     assert.equal(labels['org.opencontainers.image.title'], 'dubbo-dns');

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { parseRegistry, parseRegistryJson, parseRegistryYaml, RegistryFileError } from '../../src/source/registry-file.ts';
+import { parseRegistry, parseRegistryJson, parseRegistryYaml, parseRegistryYamlFast, RegistryFileError } from '../../src/source/registry-file.ts';
 
 const problemsOf = (text: string): string[] => {
   try {
@@ -144,6 +144,57 @@ describe('registry file: the JSON fast path and the YAML path agree', () => {
       return { problems: err.problems };
     }
   };
+
+  // Registries as YAML flow text with plain scalars: mostly valid, each field sometimes holding a
+  // scalar YAML parsers read differently (binary, signed hex, 1.1 booleans, nulls, tags, dates).
+  const odd = ['0b101', '-0b1', '0x50', '-0x50', '+0o7', '0o17', '012', '+12', '1e3', '1_000', '12:30', '~', 'null', 'Null', 'NULL', 'True', 'TRUE', 'yes', 'off', '.inf', '-.Inf', '.NaN', '2001-12-14', '!!str 5', '!!int "7"', '!!binary aGk=', '!!timestamp 2001-12-14', '&x 80', '""'];
+  const field = (...usual: string[]): fc.Arbitrary<Json> => fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...usual) }, { weight: 1, arbitrary: fc.constantFrom(...odd) }).map((v): Json => ({ leaf: v }));
+  const yamlText = (j: Json): string =>
+    'obj' in j ? `{${j.obj.map(([k, v]) => `${k}: ${yamlText(v)}`).join(', ')}}` : 'arr' in j ? `[${j.arr.map(yamlText).join(', ')}]` : String(j.leaf);
+  const serviceFields = fc.subarray<[string, fc.Arbitrary<Json>]>([
+    ['group', field('g', 'east', '"1.0"')],
+    ['version', field('1.0.0', '"2.0"', 'v1')],
+    ['protocol', field('tri', 'dubbo')],
+    ['port', field('20880', '50051', '"20880"')],
+    ['weight', field('100', '5', '0')],
+    ['application', field('shop-app', '"a b"')],
+  ]);
+  const endpointFields = fc.subarray<[string, fc.Arbitrary<Json>]>([
+    ['port', field('20881')],
+    ['weight', field('50')],
+    ['hostname', field('host-0', 'pod-1')],
+    ['ready', field('true', 'false')],
+  ]);
+  const entries = (fields: fc.Arbitrary<[string, fc.Arbitrary<Json>][]>): fc.Arbitrary<(readonly [string, Json])[]> =>
+    fields.chain((fs) => (fs.length === 0 ? fc.constant([]) : fc.tuple(...fs.map(([k, a]) => a.map((v) => [k, v] as const)))));
+  const yamlEndpoint = fc.tuple(field('10.0.0.9', '"fd00::1:2"', '10.0.0.10'), entries(endpointFields)).map(([address, rest]): Json => ({ obj: [['address', address], ...rest] }));
+  const yamlService = fc.tuple(field('a.B', 'org.x.Y'), entries(serviceFields), fc.array(yamlEndpoint, { minLength: 1, maxLength: 3 })).map(
+    ([iface, rest, eps]): Json => ({ obj: [['interface', iface], ...rest, ['endpoints', { arr: eps }]] }),
+  );
+  const yamlRegistry = fc.tuple(fc.array(yamlService, { minLength: 1, maxLength: 3 }), fc.array(field('"dubbo://10.0.0.2:20880/a.B?weight=5"', '"tri://[fd00::2]:50051/x.Y"'), { maxLength: 2 })).map(
+    ([services, providers]): Json => ({ obj: [['namespace', { leaf: 'shop' }], ['services', { arr: services }], ['providers', { arr: providers }]] }),
+  );
+
+  it('the YAML fast path: on every input, what it accepts is what the YAML path reads', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(yamlRegistry, (j) => {
+        const t = yamlText(j);
+        assert.deepEqual(outcome(() => parseRegistry(t, 'r')), outcome(() => parseRegistryYaml(t, 'r')), t);
+        const fast = parseRegistryYamlFast(t);
+        if (fast !== undefined) {
+          accepted++;
+          assert.deepEqual(fast, parseRegistryYaml(t, 'r'), t);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    assert.ok(accepted > 250, `the fast path accepted only ${accepted} of 3000 registries: the generator tests too little of it`);
+    // Registries in block style, as people write them, take the fast path.
+    const block = 'namespace: shop\nservices:\n  - interface: a.B\n    version: "1.0"\n    port: 20880\n    endpoints:\n      - address: 10.0.0.1\n      - address: fd00::1:2\n';
+    assert.ok(parseRegistryYamlFast(block) !== undefined);
+    assert.deepEqual(parseRegistryYamlFast(block), parseRegistryYaml(block, 'r'));
+  });
 
   it('on every input: same data, or the same problems', () => {
     fc.assert(
