@@ -71,8 +71,11 @@ export function parseRegistryYamlFast(text: string): ZoneData | undefined {
   return clean ? data : undefined;
 }
 
-/** Scalars js-yaml reads as numbers and YAML 1.2's core schema as strings: binary, and signed hex or octal. */
-const DIVERGENT_SCALAR = /(^|[\s,[{:?-])([-+]?0b[01]|[-+]0[xo])/m;
+/**
+ * A whole plain scalar that js-yaml reads as a number and YAML 1.2's core schema as a string:
+ * binary, and signed hex or octal (`0b101`, `-0x1F`); not the same letters inside a word (`pod-0b1x`).
+ */
+const DIVERGENT_SCALAR = /(^|[\s,[{:?])([-+]?0b[01]+|[-+]0[xo][0-9a-fA-F]+)[ \t]*($|[,\]}]|[ \t]#)/m;
 
 /**
  * The JSON fast path: JSON.parse is ~40x faster than the YAML parser on a big generated registry

@@ -191,7 +191,7 @@ describe('registry file: the JSON fast path and the YAML path agree', () => {
     );
     assert.ok(accepted > 250, `the fast path accepted only ${accepted} of 3000 registries: the generator tests too little of it`);
     // Registries in block style, as people write them, take the fast path.
-    const block = 'namespace: shop\nservices:\n  - interface: a.B\n    version: "1.0"\n    port: 20880\n    endpoints:\n      - address: 10.0.0.1\n      - address: fd00::1:2\n';
+    const block = 'namespace: shop\nservices:\n  - interface: a.B\n    version: "1.0"\n    port: 20880\n    endpoints:\n      - address: 10.0.0.1\n        hostname: pod-0b1x\n      - address: fd00::1:2\n';
     assert.ok(parseRegistryYamlFast(block) !== undefined);
     assert.deepEqual(parseRegistryYamlFast(block), parseRegistryYaml(block, 'r'));
   });
