@@ -10,7 +10,12 @@
 //      it, next round): from ZooKeeper's acknowledgement of the write to the first UDP answer (polled
 //      every 1 ms) that shows the change. p50/p99.
 //
-//   node bench/zookeeper.ts [--interfaces 1000] [--providers 10] [--changes 200] [--cpu 0]
+//   4. the controller (--skip-controller leaves it out): a kube-apiserver + etcd (harness), then
+//      `dubbo-dns controller --zookeeper` mirrors the same tree into Services and EndpointSlices:
+//      time to converge, writes against the ideal (one Service and one EndpointSlice per interface),
+//      writes on a restart with nothing changed (ideal 0), and the writes of one new provider (ideal 1).
+//
+//   node bench/zookeeper.ts [--interfaces 1000] [--providers 10] [--changes 200] [--cpu 0] [--skip-controller]
 // Writes bench/results/zookeeper-sync.chart.json and bench/results/zookeeper-propagation.chart.json.
 
 import { once } from 'node:events';
@@ -20,7 +25,12 @@ import type { Client } from 'node-zookeeper-client';
 import { serviceKey } from '../src/dubbo/service-key.ts';
 import { serviceLabel } from '../src/dubbo/naming.ts';
 import { startZooKeeper } from '../test/support/zookeeper.ts';
-import { fmtInt, freePort, installCleanup, MAIN, memoryOf, ms, printUsageAndExit, queryUdp, sleep, spawnTracked, summarize, table, writeChart } from './lib.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { startControlPlane } from '../harness/control-plane.ts';
+import { KubeClient } from '../src/kube/rest.ts';
+import { fmtInt, freePort, httpGet, installCleanup, MAIN, memoryOf, ms, parseProm, PRODUCT_NODE_FLAGS, printUsageAndExit, queryUdp, ROOT, sleep, spawnTracked, summarize, table, writeChart, type Tracked } from './lib.ts';
 
 const { values } = parseArgs({
   options: {
@@ -28,6 +38,7 @@ const { values } = parseArgs({
     providers: { type: 'string', default: '10' },
     changes: { type: 'string', default: '200' },
     cpu: { type: 'string', default: '0' },
+    'skip-controller': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -99,7 +110,7 @@ try {
 
   const dnsPort = await freePort();
   const started = performance.now();
-  const dns = spawnTracked([process.execPath, MAIN, 'serve', '--zookeeper', zk.address, '--zookeeper-namespace', NS, '--listen', `127.0.0.1:${dnsPort}`, '--log-level', 'info', '--guard-grace', '0'], values.cpu);
+  const dns = spawnTracked([process.execPath, ...PRODUCT_NODE_FLAGS, MAIN, 'serve', '--zookeeper', zk.address, '--zookeeper-namespace', NS, '--listen', `127.0.0.1:${dnsPort}`, '--log-level', 'info', '--guard-grace', '0'], values.cpu);
   const sample = [0, Math.floor(INTERFACES / 2), INTERFACES - 1];
   let syncMs = NaN;
   for (;;) {
@@ -144,6 +155,7 @@ try {
   }
   const lat = summarize(latencies);
   await dns.stop();
+  const controller = values['skip-controller'] ? undefined : await controllerPhase(zk.address, writer);
   writer.close();
 
   const out = [
@@ -159,6 +171,21 @@ try {
       ],
     ),
     `timeouts (no answer within 5 s): ${lat.timeouts}`,
+    ...(controller === undefined
+      ? []
+      : [
+          '',
+          `controller --zookeeper into a kube-apiserver (${controller.workers} workers):`,
+          table(
+            ['phase', 'converged', 'writes (metric)', 'ideal'],
+            [
+              ['cold start', `${(controller.cold.ms / 1000).toFixed(1)} s`, fmtInt(controller.cold.writes), fmtInt(2 * INTERFACES)],
+              ['restart, nothing changed', `${(controller.restart.ms / 1000).toFixed(1)} s`, fmtInt(controller.restart.writes), '0'],
+              ['one new provider node', `${ms(controller.change.ms)} ms`, fmtInt(controller.change.writes), '1'],
+            ],
+          ),
+          `controller RSS after the cold start ${(controller.rssKiB / 1024).toFixed(0)} MiB`,
+        ]),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
   writeChart('zookeeper-sync', {
@@ -180,4 +207,94 @@ try {
   });
 } finally {
   await zk.dispose();
+}
+
+interface ControllerFigures {
+  readonly workers: number;
+  readonly cold: { ms: number; writes: number };
+  readonly restart: { ms: number; writes: number };
+  readonly change: { ms: number; writes: number };
+  readonly rssKiB: number;
+}
+
+/** The controller mirroring the same tree into a real API server; see the header. */
+async function controllerPhase(servers: string, writer: Client): Promise<ControllerFigures> {
+  log('controller: starting etcd + kube-apiserver');
+  const cp = await startControlPlane();
+  try {
+    const k = new KubeClient(cp.kubeConfig);
+    const crd = parseYaml(readFileSync(join(ROOT, 'deploy', 'crd.yaml'), 'utf8')) as object;
+    await k.apply('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/dubboservices.dubbo-dns.io', crd, 'dubbo-dns-bench');
+    const ns = await cp.newNamespace('zkbench');
+    const workers = 4;
+    const start = async (): Promise<{ proc: Tracked; port: number; t0: number }> => {
+      const port = await freePort();
+      const t0 = performance.now();
+      const proc = spawnTracked(
+        [process.execPath, ...PRODUCT_NODE_FLAGS, MAIN, 'controller', '--kubeconfig', cp.kubeconfigPath, '--namespace', ns, '--zookeeper', servers, '--zookeeper-namespace', ns, '--http-listen', `127.0.0.1:${port}`, '--workers', String(workers), '--log-level', 'warn'],
+        values.cpu,
+      );
+      return { proc, port, t0 };
+    };
+    const metrics = async (port: number): Promise<{ writes: number; services: number; slices: number; depth: number; synced: number }> => {
+      const r = await httpGet(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
+      const all = parseProm(typeof r?.body === 'string' ? r.body : '');
+      const sum = (name: string, label?: [string, string]): number =>
+        all.filter((m) => m.name === name && (label === undefined || m.labels[label[0]] === label[1])).reduce((n, m) => n + m.value, 0);
+      return {
+        writes: sum('dubbo_dns_controller_api_writes_total'),
+        services: sum('dubbo_dns_controller_managed_objects', ['kind', 'Service']),
+        slices: sum('dubbo_dns_controller_managed_objects', ['kind', 'EndpointSlice']),
+        depth: sum('dubbo_dns_controller_queue_depth'),
+        synced: sum('dubbo_dns_controller_registry_synced'),
+      };
+    };
+    /** Until every interface has its Service and slice, the registry is read and the queue has been empty for a while. */
+    const converge = async (c: { proc: Tracked; port: number; t0: number }): Promise<{ ms: number; writes: number }> => {
+      let quietSince: number | undefined;
+      let last = -1;
+      for (;;) {
+        if (!c.proc.alive()) throw new Error(`controller exited: ${c.proc.output.slice(-3000)}`);
+        const m = await metrics(c.port);
+        const done = m.synced === 1 && m.services === INTERFACES && m.slices === INTERFACES && m.depth === 0;
+        if (done && m.writes === last) quietSince ??= performance.now();
+        else quietSince = undefined;
+        last = m.writes;
+        // Settled: 2 s with the same writes and an empty queue; the time is when it first got there.
+        if (quietSince !== undefined && performance.now() - quietSince > 2000) return { ms: quietSince - c.t0, writes: m.writes };
+        if (performance.now() - c.t0 > 600_000) throw new Error(`controller did not converge in 10 minutes: ${JSON.stringify(m)}`);
+        await sleep(100);
+      }
+    };
+    let c = await start();
+    const cold = await converge(c);
+    const rssKiB = memoryOf(c.proc.pid).rssKiB;
+    log(`controller: cold start converged in ${ms(cold.ms)} ms with ${cold.writes} writes (ideal ${2 * INTERFACES})`);
+    await c.proc.stop();
+    c = await start();
+    const restart = await converge(c);
+    log(`controller: restart settled in ${ms(restart.ms)} ms with ${restart.writes} writes (ideal 0)`);
+    // One provider more under one interface, with the parameters its peers have (so the Service's
+    // shared metadata stays as it is): one EndpointSlice write.
+    const before = (await metrics(c.port)).writes;
+    const extra = url(0, 200);
+    const t0 = performance.now();
+    await call<string>((cb) => writer.create(nodePath(extra, 0), Buffer.alloc(0), zookeeper.CreateMode.EPHEMERAL, cb));
+    let changeMs = NaN;
+    for (;;) {
+      const m = await metrics(c.port);
+      if (m.writes > before && m.depth === 0) {
+        changeMs = performance.now() - t0;
+        break;
+      }
+      if (performance.now() - t0 > 30_000) throw new Error('the new provider was not written in 30 s');
+      await sleep(5);
+    }
+    await sleep(2000);
+    const change = { ms: changeMs, writes: (await metrics(c.port)).writes - before };
+    await c.proc.stop();
+    return { workers, cold, restart, change, rssKiB };
+  } finally {
+    await cp.stop();
+  }
 }
