@@ -47,9 +47,9 @@ async function serveFile(file: string): Promise<ServerProcess> {
 describe('dubbo-go consumer with the dubbodns registry alone', { timeout: 120_000 }, () => {
   it('calls the provider, and follows it to another address and port with at most 2 of 40 calls failing', async (t: TestContext) => {
     const ns = 'shop';
-    const [portA, portB] = [await freePort(), await freePort()];
-    const a = await startProvider(go.provider, '127.0.0.1', portA);
-    const b = await startProvider(go.provider, '127.0.0.2', portB);
+    const a = await startProvider(go.provider, '127.0.0.1', 'free');
+    const b = await startProvider(go.provider, '127.0.0.2', 'free');
+    const [portA, portB] = [a.port, b.port];
     const file = join(tempDir('go-move'), 'registry.yaml');
     writeFileSync(file, registryYaml(ns, [{ address: '127.0.0.1', port: portA }]));
     const dns = await serveFile(file);

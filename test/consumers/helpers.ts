@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { serviceNames } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 import { eventually, onCleanup, query, stopChild } from '../e2e/helpers.ts';
-import { startDaemon, type Daemon } from '../integration/helpers.ts';
+import { freePort, startDaemon, type Daemon } from '../integration/helpers.ts';
 import type { TestHost } from '../support/netns.ts';
 import { ROOT } from '../support/server.ts';
 
@@ -63,6 +63,7 @@ export function listening(ip: string, port: number): Promise<boolean> {
 /** A running Greeter provider. */
 export interface Provider {
   readonly address: string;
+  readonly port: number;
   readonly daemon: Daemon;
   /** SIGTERM (dubbo-go's graceful shutdown), waiting until the process is gone. */
   stop(): Promise<void>;
@@ -72,7 +73,17 @@ export interface Provider {
  * Starts the dubbo-go provider on ip:port (registering in ZooKeeper when given; inside a test
  * host's network namespace when given) and waits until it accepts connections. dubbo-go keeps running when it cannot bind, so the port is checked.
  */
-export async function startProvider(bin: string, ip: string, port: number, o: { zookeeper?: string; register?: 'interface' | 'instance' | 'all'; host?: TestHost } = {}): Promise<Provider> {
+export async function startProvider(bin: string, ip: string, port: number | 'free', o: { zookeeper?: string; register?: 'interface' | 'instance' | 'all'; host?: TestHost } = {}): Promise<Provider> {
+  if (port === 'free') {
+    // A port found free can be taken by another test's process before the provider binds it.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startProvider(bin, ip, await freePort(), o);
+      } catch (err) {
+        if (attempt >= 3 || !String(err).includes('cannot bind')) throw err;
+      }
+    }
+  }
   const args = ['-ip', ip, '-port', String(port), ...(o.zookeeper === undefined ? [] : ['-zookeeper', o.zookeeper]), ...(o.register === undefined ? [] : ['-register', o.register])];
   const daemon = o.host === undefined ? startDaemon(bin, args) : startDaemon(...o.host.wrap(bin, args));
   onCleanup(() => daemon.stop(2000));
@@ -86,7 +97,7 @@ export async function startProvider(bin: string, ip: string, port: number, o: { 
     `provider on ${ip}:${port}`,
     50,
   );
-  return { address: `${ip}:${port}`, daemon, stop: () => daemon.stop(15_000) };
+  return { address: `${ip}:${port}`, port, daemon, stop: () => daemon.stop(15_000) };
 }
 
 /** One call as the Go consumers print it. */

@@ -25,8 +25,7 @@ describe('dubbo-go provider in ZooKeeper, consumer through dubbo-dns', { timeout
   });
 
   it('a provider registered at application level (/services and the mapping, no provider node) is called through the dubbodns registry', async () => {
-    const port = await freePort();
-    const provider = await startProvider(go.provider, '127.0.0.1', port, { zookeeper: zk.address, register: 'instance' });
+    const provider = await startProvider(go.provider, '127.0.0.1', 'free', { zookeeper: zk.address, register: 'instance' });
     const dns = await startZkDns(['--zookeeper', zk.address, '--zookeeper-namespace', `${NS}-app`, '--ttl', '1']);
     await waitForSrv(dns.dnsPort, `${NS}-app`, [provider.address]);
     // What dubbo-go wrote: an instance under /services/<application>, and no interface-level node.
@@ -43,8 +42,7 @@ describe('dubbo-go provider in ZooKeeper, consumer through dubbo-dns', { timeout
   });
 
   it('the provider registered in ZooKeeper is called through the dubbodns registry, before and during a ZooKeeper outage', async () => {
-    const port = await freePort();
-    const provider = await startProvider(go.provider, '127.0.0.1', port, { zookeeper: zk.address });
+    const provider = await startProvider(go.provider, '127.0.0.1', 'free', { zookeeper: zk.address });
     const dns = await startZkDns(['--zookeeper', zk.address, '--zookeeper-namespace', NS, '--ttl', '1']);
     await waitForSrv(dns.dnsPort, NS, [provider.address]);
 
