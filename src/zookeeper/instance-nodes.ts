@@ -10,8 +10,12 @@ import { serviceKey } from '../dubbo/service-key.ts';
 // - `<root>/mapping/<interface>`: the applications that serve the interface, comma-separated.
 //
 // What an instance does not say is which group and version each interface has: that is in the
-// application's metadata, which by default only the provider process holds (its MetadataService).
-// Interfaces found this way are published under the interface name alone.
+// application's metadata. With `metadata-type: remote` the provider writes it into ZooKeeper too,
+// one node per revision (`<root>/metadata/<application>/<revision>` from Dubbo Java,
+// `<root>/<application>/<revision>` from dubbo-go), and the instance names its revision; then each
+// interface is published under its full key with the metadata's parameters. By default only the
+// provider process holds it (its MetadataService), and the interface is published under its name
+// alone.
 
 /** Instance data longer than this is refused (Dubbo's are a few KiB). */
 export const MAX_INSTANCE_DATA = 64 * 1024;
@@ -22,7 +26,24 @@ export interface AppInstance {
   readonly host: string;
   /** The protocols it serves and their ports (at least one). */
   readonly endpoints: readonly { readonly protocol: string; readonly port: number }[];
+  /** The revision of its metadata, when the metadata is in ZooKeeper (`metadata-type: remote`). */
+  readonly revision?: string;
 }
+
+/** One service of an application's metadata (MetadataInfo). */
+export interface MetadataService {
+  readonly iface: string;
+  readonly group?: string;
+  readonly version?: string;
+  readonly protocol: string;
+  readonly port?: number;
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/** Metadata nodes longer than this are refused (an application with hundreds of services is a few hundred KiB). */
+export const MAX_METADATA_DATA = 1024 * 1024;
+/** Revisions as Dubbo writes them (a hex digest); anything else is not looked up. */
+const REVISION = /^[A-Za-z0-9._-]{1,256}$/;
 
 const PROTOCOL = /^[a-z][a-z0-9+.-]*$/;
 /** Application names as Dubbo accepts them in a path; anything else in a mapping is ignored. */
@@ -71,7 +92,43 @@ export function parseInstanceNode(application: string, name: string, data: Buffe
     if (p === undefined) throw new ProviderUrlError(`instance ${name} has no usable port`);
     endpoints.push({ protocol: 'dubbo', port: p });
   }
-  return { application, host, endpoints };
+  const revision = metadata['dubbo.metadata.revision'];
+  const remote = metadata['dubbo.metadata.storage-type'] === 'remote' && typeof revision === 'string' && REVISION.test(revision);
+  return { application, host, endpoints, ...(remote ? { revision } : {}) };
+}
+
+/**
+ * The services of an application's metadata node (Dubbo's MetadataInfo in JSON:
+ * `{"app", "revision", "services": {"<key>": {"name", "group", "version", "protocol", "port", "params"}}}`);
+ * throws ProviderUrlError when it is not one. Entries without a usable name or protocol are left out.
+ */
+export function parseMetadataNode(data: Buffer | undefined): MetadataService[] {
+  if (data === undefined || data.length === 0) throw new ProviderUrlError('metadata node has no data');
+  if (data.length > MAX_METADATA_DATA) throw new ProviderUrlError(`metadata is ${data.length} bytes, over ${MAX_METADATA_DATA}`);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(data.toString('utf8'));
+  } catch {
+    throw new ProviderUrlError('metadata is not JSON');
+  }
+  const services = (doc as { services?: unknown } | null)?.services;
+  if (typeof services !== 'object' || services === null) throw new ProviderUrlError('metadata has no services');
+  const out: MetadataService[] = [];
+  for (const entry of Object.values(services as Record<string, unknown>)) {
+    const e = entry as { name?: unknown; group?: unknown; version?: unknown; protocol?: unknown; port?: unknown; params?: unknown } | null;
+    const protocol = typeof e?.protocol === 'string' ? e.protocol.toLowerCase() : '';
+    if (typeof e?.name !== 'string' || e.name === '' || !PROTOCOL.test(protocol)) continue;
+    const params: Record<string, string> = {};
+    if (typeof e.params === 'object' && e.params !== null) {
+      for (const [k, v] of Object.entries(e.params as Record<string, unknown>)) if (typeof v === 'string') params[k] = v;
+    }
+    const text = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+    const group = text(e.group);
+    const version = text(e.version);
+    const p = port(e.port);
+    out.push({ iface: e.name, protocol, params, ...(group === undefined ? {} : { group }), ...(version === undefined ? {} : { version }), ...(p === undefined ? {} : { port: p }) });
+  }
+  return out;
 }
 
 /** The applications a mapping node names (`app1,app2`); names that cannot be applications are dropped. */
@@ -90,13 +147,25 @@ export function isApplicationName(name: string): boolean {
   return APPLICATION.test(name);
 }
 
-/** The providers of `iface` that the instances of its applications make: one per instance and protocol. */
-export function instanceProviders(iface: string, instances: Iterable<AppInstance>): ProviderUrl[] {
+/**
+ * The providers of `iface` that one instance makes. With its metadata: one per service of the
+ * metadata naming `iface` (its group, version, protocol and parameters; the port the instance
+ * lists for that protocol). Without: one per protocol the instance lists, under the interface alone.
+ */
+export function instanceProviders(iface: string, instance: AppInstance, metadata: readonly MetadataService[] | undefined): ProviderUrl[] {
   const out: ProviderUrl[] = [];
-  for (const instance of instances) {
-    for (const { protocol, port } of instance.endpoints) {
-      out.push({ protocol, host: instance.host, port, key: serviceKey(iface), params: { application: instance.application, interface: iface } });
+  if (metadata !== undefined) {
+    for (const m of metadata) {
+      if (m.iface !== iface) continue;
+      const port = instance.endpoints.find((e) => e.protocol === m.protocol)?.port ?? m.port;
+      if (port === undefined) continue;
+      const params = { ...m.params, application: m.params['application'] ?? instance.application, interface: iface, ...(m.group === undefined ? {} : { group: m.group }), ...(m.version === undefined ? {} : { version: m.version }) };
+      out.push({ protocol: m.protocol, host: instance.host, port, key: serviceKey(iface, m.group, m.version), params });
     }
+    return out;
+  }
+  for (const { protocol, port } of instance.endpoints) {
+    out.push({ protocol, host: instance.host, port, key: serviceKey(iface), params: { application: instance.application, interface: iface } });
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import type { Client, Exception, Stat } from 'node-zookeeper-client';
 import type { Logger } from 'pino';
 import { ProviderUrlError, type ProviderUrl } from '../dubbo/provider-url.ts';
-import { instanceProviders, isApplicationName, parseInstanceNode, parseMapping, type AppInstance } from './instance-nodes.ts';
+import { instanceProviders, isApplicationName, parseInstanceNode, parseMapping, parseMetadataNode, type AppInstance, type MetadataService } from './instance-nodes.ts';
 import { normalizeRoot, parseProviderNode, providersPath } from './provider-nodes.ts';
 
 // A read-only mirror of the providers Dubbo registers in ZooKeeper (docs/zookeeper.md), through
@@ -54,6 +54,8 @@ const EMPTY: Listing = { version: -1n, nodes: new Map() };
 interface AppListing {
   readonly version: bigint;
   readonly instances: ReadonlyMap<string, { readonly path: string; readonly instance: AppInstance }>;
+  /** Which of its revisions' metadata was found, so metadata arriving later counts as a change. */
+  readonly metadata: string;
 }
 
 /** A mapping node `<root>/mapping/<interface>`: the applications serving the interface. */
@@ -104,6 +106,8 @@ export class ZooKeeperMirror {
   readonly #apps = new Map<string, AppListing>();
   /** interface -> the applications its mapping node names. */
   readonly #mappings = new Map<string, Mapping>();
+  /** `application/revision` -> its metadata's services, or 'missing' (not in ZooKeeper, or unusable). */
+  readonly #metadata = new Map<string, readonly MetadataService[] | 'missing'>();
   /** interface (or `/services/<application>`) -> node names already logged as unusable (logged once while they exist). */
   readonly #rejected = new Map<string, Set<string>>();
   /** One watcher function per path: the client keeps one registration per function. */
@@ -179,7 +183,8 @@ export class ZooKeeperMirror {
     const out = nodes;
     for (const app of apps) {
       for (const { path, instance } of this.#apps.get(app)?.instances.values() ?? []) {
-        for (const url of instanceProviders(iface, [instance])) {
+        const metadata = instance.revision === undefined ? undefined : this.#metadata.get(`${app}/${instance.revision}`);
+        for (const url of instanceProviders(iface, instance, metadata === 'missing' ? undefined : metadata)) {
           if (!given.has(`${url.protocol}://${url.host}:${url.port}`)) out.push({ path, url });
         }
       }
@@ -368,7 +373,7 @@ export class ZooKeeperMirror {
     if (old !== undefined && listing.version !== -1n && old.version > listing.version) return false;
     this.#apps.set(app, listing);
     if (old === undefined) return listing.instances.size > 0;
-    if (old.instances.size !== listing.instances.size) return true;
+    if (old.instances.size !== listing.instances.size || old.metadata !== listing.metadata) return true;
     for (const [name, { instance }] of listing.instances) {
       const before = old.instances.get(name)?.instance;
       if (before === undefined || JSON.stringify(before) !== JSON.stringify(instance)) return true;
@@ -520,7 +525,7 @@ export class ZooKeeperMirror {
       [names, stat] = await this.#childrenWithStat(client, path, this.#watcher(path, relist));
     } catch (err) {
       if (code(err) !== zookeeper.Exception.NO_NODE) throw err;
-      return { version: -1n, instances: new Map() };
+      return { version: -1n, instances: new Map(), metadata: '' };
     }
     // The version also covers the instances' data, so an older read never replaces a newer one.
     let version = zxid(stat);
@@ -549,11 +554,60 @@ export class ZooKeeperMirror {
     });
     if (seenRejected.size === 0) this.#rejected.delete(path);
     else this.#rejected.set(path, seenRejected);
-    return { version, instances: new Map([...instances].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+    // The metadata of each revision the instances name (a revision's content never changes, so it
+    // is read once), and nothing kept for revisions no instance names any more.
+    const revisions = new Set([...instances.values()].flatMap(({ instance }) => (instance.revision === undefined ? [] : [instance.revision])));
+    for (const key of [...this.#metadata.keys()]) if (key.startsWith(`${app}/`) && !revisions.has(key.slice(app.length + 1))) this.#metadata.delete(key);
+    await this.#pool([...revisions].filter((r) => !this.#metadata.has(`${app}/${r}`)), async (revision) => {
+      this.#metadata.set(`${app}/${revision}`, await this.#readMetadata(client, app, revision, relist));
+    });
+    const metadata = [...revisions]
+      .sort()
+      .map((r) => `${r}:${this.#metadata.get(`${app}/${r}`) === 'missing' ? '-' : '+'}`)
+      .join(',');
+    return { version, instances: new Map([...instances].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))), metadata };
   }
 
-  #data(client: Client, path: string, watcher: () => void): Promise<[Buffer | undefined, Stat]> {
-    return new Promise((resolve, reject) => client.getData(path, watcher, (err, data, stat) => (err === null ? resolve([data ?? undefined, stat]) : reject(err))));
+  /**
+   * An application's metadata for one revision, where Dubbo Java (`<root>/metadata/<app>/<rev>`) or
+   * dubbo-go (`<root>/<app>/<rev>`) puts it. Not there yet: 'missing', with watches that read the
+   * application again when it appears.
+   */
+  async #readMetadata(client: Client, app: string, revision: string, relist: () => void): Promise<readonly MetadataService[] | 'missing'> {
+    const base = this.#root === '/' ? '' : this.#root;
+    const paths = [`${base}/metadata/${app}/${revision}`, `${base}/${app}/${revision}`];
+    for (const path of paths) {
+      let data: Buffer | undefined;
+      try {
+        [data] = await this.#data(client, path, undefined);
+      } catch (err) {
+        if (code(err) === zookeeper.Exception.NO_NODE) continue;
+        throw err;
+      }
+      try {
+        return parseMetadataNode(data);
+      } catch (err) {
+        if (!(err instanceof ProviderUrlError)) throw err;
+        this.#log.warn({ application: app, node: clip(path), reason: clip(err.message) }, 'metadata node skipped');
+        return 'missing';
+      }
+    }
+    const appeared = (): void => {
+      this.#metadata.delete(`${app}/${revision}`);
+      relist();
+    };
+    for (const path of paths) {
+      await new Promise<void>((resolve, reject) => client.exists(path, this.#watcher(path, appeared), (e) => (e === null ? resolve() : reject(e))));
+    }
+    return 'missing';
+  }
+
+  #data(client: Client, path: string, watcher: (() => void) | undefined): Promise<[Buffer | undefined, Stat]> {
+    return new Promise((resolve, reject) => {
+      const done = (err: Error | Exception | null, data: Buffer | null | undefined, stat: Stat): void => (err === null ? resolve([data ?? undefined, stat]) : reject(err));
+      if (watcher === undefined) client.getData(path, done);
+      else client.getData(path, watcher, done);
+    });
   }
 
   /** A read failed: a lost connection is handled by the state events; anything else is retried. */

@@ -73,7 +73,12 @@ export interface Provider {
  * Starts the dubbo-go provider on ip:port (registering in ZooKeeper when given; inside a test
  * host's network namespace when given) and waits until it accepts connections. dubbo-go keeps running when it cannot bind, so the port is checked.
  */
-export async function startProvider(bin: string, ip: string, port: number | 'free', o: { zookeeper?: string; register?: 'interface' | 'instance' | 'all'; host?: TestHost } = {}): Promise<Provider> {
+export async function startProvider(
+  bin: string,
+  ip: string,
+  port: number | 'free',
+  o: { zookeeper?: string; register?: 'interface' | 'instance' | 'all'; remoteMetadata?: boolean; host?: TestHost } = {},
+): Promise<Provider> {
   if (port === 'free') {
     // A port found free can be taken by another test's process before the provider binds it.
     for (let attempt = 1; ; attempt++) {
@@ -84,7 +89,7 @@ export async function startProvider(bin: string, ip: string, port: number | 'fre
       }
     }
   }
-  const args = ['-ip', ip, '-port', String(port), ...(o.zookeeper === undefined ? [] : ['-zookeeper', o.zookeeper]), ...(o.register === undefined ? [] : ['-register', o.register])];
+  const args = ['-ip', ip, '-port', String(port), ...(o.zookeeper === undefined ? [] : ['-zookeeper', o.zookeeper]), ...(o.register === undefined ? [] : ['-register', o.register]), ...(o.remoteMetadata === true ? ['-remote-metadata'] : [])];
   const daemon = o.host === undefined ? startDaemon(bin, args) : startDaemon(...o.host.wrap(bin, args));
   onCleanup(() => daemon.stop(2000));
   await eventually(

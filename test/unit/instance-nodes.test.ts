@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ProviderUrlError } from '../../src/dubbo/provider-url.ts';
 import { formatServiceKey } from '../../src/dubbo/service-key.ts';
-import { instanceProviders, isApplicationName, MAX_INSTANCE_DATA, parseInstanceNode, parseMapping } from '../../src/zookeeper/instance-nodes.ts';
+import { instanceProviders, isApplicationName, MAX_INSTANCE_DATA, parseInstanceNode, parseMapping, parseMetadataNode } from '../../src/zookeeper/instance-nodes.ts';
 
 /** An instance node's data the way dubbo-go's Curator discovery writes it (Dubbo Java's is the same shape). */
 function curatorInstance(address: string, port: number, metadata: Record<string, string>): Buffer {
@@ -68,9 +68,47 @@ describe('instance nodes', () => {
     assert.equal(isApplicationName('a/b'), false);
   });
 
+  it('an instance with remote metadata names its revision; with local metadata it does not', () => {
+    const remote = curatorInstance('10.1.0.5', 20880, { 'dubbo.endpoints': '[{"port":20880,"protocol":"dubbo"}]', 'dubbo.metadata.revision': 'ab12', 'dubbo.metadata.storage-type': 'remote' });
+    assert.equal(parseInstanceNode('a', 'n', remote).revision, 'ab12');
+    const local = curatorInstance('10.1.0.5', 20880, { 'dubbo.endpoints': '[{"port":20880,"protocol":"dubbo"}]', 'dubbo.metadata.revision': 'ab12', 'dubbo.metadata.storage-type': 'local' });
+    assert.equal(parseInstanceNode('a', 'n', local).revision, undefined);
+  });
+
+  it('metadata nodes (MetadataInfo as dubbo-go and Dubbo Java write it): every usable service', () => {
+    const info = {
+      app: 'order-app',
+      revision: 'ab12',
+      services: {
+        'east/org.example.OrderService:1.0.0:tri': { name: 'org.example.OrderService', group: 'east', version: '1.0.0', protocol: 'tri', port: 50051, path: 'org.example.OrderService', params: { methods: 'get,list', weight: '7', n: 5 } },
+        'org.example.Audit:dubbo': { name: 'org.example.Audit', protocol: 'dubbo', params: {} },
+        broken: { protocol: 'dubbo' },
+      },
+    };
+    assert.deepEqual(parseMetadataNode(Buffer.from(JSON.stringify(info))), [
+      { iface: 'org.example.OrderService', group: 'east', version: '1.0.0', protocol: 'tri', port: 50051, params: { methods: 'get,list', weight: '7' } },
+      { iface: 'org.example.Audit', protocol: 'dubbo', params: {} },
+    ]);
+    for (const [data, reason] of [[undefined, /no data/], [Buffer.from('{'), /not JSON/], [Buffer.from('{"app":"x"}'), /no services/]] as const) {
+      assert.throws(() => parseMetadataNode(data), (e: Error) => e instanceof ProviderUrlError && reason.test(e.message));
+    }
+  });
+
+  it('with metadata: one provider per service of the interface, under its full key, on the port the instance lists', () => {
+    const instance = parseInstanceNode('order-app', 'n', curatorInstance('10.1.0.5', 20880, { 'dubbo.endpoints': '[{"port":20880,"protocol":"dubbo"},{"port":50051,"protocol":"tri"}]' }));
+    const metadata = parseMetadataNode(
+      Buffer.from(JSON.stringify({ services: { a: { name: 'org.example.OrderService', group: 'east', version: '1.0.0', protocol: 'tri', port: 1, params: { methods: 'get' } }, b: { name: 'org.example.Other', protocol: 'dubbo' } } })),
+    );
+    const urls = instanceProviders('org.example.OrderService', instance, metadata);
+    assert.deepEqual(
+      urls.map((u) => [formatServiceKey(u.key), u.protocol, u.port, u.params['methods'], u.params['application']]),
+      [['east/org.example.OrderService:1.0.0', 'tri', 50051, 'get', 'order-app']],
+    );
+  });
+
   it('publishes one provider per instance and protocol, under the interface alone', () => {
     const instance = parseInstanceNode('order-app', 'n', curatorInstance('10.1.0.5', 20880, { 'dubbo.endpoints': '[{"port":20880,"protocol":"dubbo"},{"port":50051,"protocol":"tri"}]' }));
-    const urls = instanceProviders('org.example.OrderService', [instance]);
+    const urls = instanceProviders('org.example.OrderService', instance, undefined);
     assert.deepEqual(
       urls.map((u) => [formatServiceKey(u.key), u.protocol, u.host, u.port, u.params['application']]),
       [

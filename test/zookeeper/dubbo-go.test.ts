@@ -4,7 +4,7 @@
 // while ZooKeeper is down.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { eventually, killAll } from '../e2e/helpers.ts';
+import { eventually, killAll, query, serviceName } from '../e2e/helpers.ts';
 import { freePort } from '../integration/helpers.ts';
 import { startZooKeeper, type ZooKeeper } from '../support/zookeeper.ts';
 import { consumerArgs, dubbodnsUrl, goPrograms, runCalls, startProvider, waitForSrv, type GoPrograms } from '../consumers/helpers.ts';
@@ -24,8 +24,8 @@ describe('dubbo-go provider in ZooKeeper, consumer through dubbo-dns', { timeout
     await zk.dispose();
   });
 
-  it('a provider registered at application level (/services and the mapping, no provider node) is called through the dubbodns registry', async () => {
-    const provider = await startProvider(go.provider, '127.0.0.1', 'free', { zookeeper: zk.address, register: 'instance' });
+  it('a provider registered at application level (/services and the mapping, no provider node), its metadata in ZooKeeper, is called through the dubbodns registry', async () => {
+    const provider = await startProvider(go.provider, '127.0.0.1', 'free', { zookeeper: zk.address, register: 'instance', remoteMetadata: true });
     const dns = await startZkDns(['--zookeeper', zk.address, '--zookeeper-namespace', `${NS}-app`, '--ttl', '1']);
     await waitForSrv(dns.dnsPort, `${NS}-app`, [provider.address]);
     // What dubbo-go wrote: an instance under /services/<application>, and no interface-level node.
@@ -34,6 +34,9 @@ describe('dubbo-go provider in ZooKeeper, consumer through dubbo-dns', { timeout
     assert.deepEqual(await children('/services/greeter-provider'), [provider.address]);
     assert.deepEqual(await children('/dubbo/greet.GreetService/providers'), []);
     client.close();
+    // The methods come from the application's metadata, which dubbo-go wrote under /dubbo/greeter-provider/<revision>.
+    const txt = (await query(dns.dnsPort, serviceName(`${NS}-app`, 'greet.GreetService'), 'TXT')).records.flatMap((r) => (r as unknown as { data: Buffer[] }).data.map(String));
+    assert.ok(txt.some((t) => t.startsWith('methods=') && t.includes('Greet')), txt.join(' '));
     const run = runCalls(go.consumer, consumerArgs([dubbodnsUrl(dns.dnsPort, `${NS}-app`)], 4, 100));
     const calls = await run.done;
     assert.equal(calls.filter((c) => c.ok && c.provider === provider.address).length, 4, run.log().slice(-2000));

@@ -51,10 +51,10 @@ export function setData(client: Client, path: string, data: Buffer): Promise<voi
  * An application-level instance node `/services/<app>/<ip:port>` with the data Dubbo 3 writes
  * through Curator: the address, and the protocols and ports in `dubbo.endpoints`.
  */
-export function instanceNode(app: string, ip: string, endpoints: readonly { protocol: string; port: number }[]): { path: string; data: Buffer } {
+export function instanceNode(app: string, ip: string, endpoints: readonly { protocol: string; port: number }[], remoteRevision?: string): { path: string; data: Buffer } {
   const port = endpoints[0]?.port ?? 20880;
   const id = `${ip}:${port}`;
-  const metadata = { 'dubbo.endpoints': JSON.stringify(endpoints), 'dubbo.metadata.revision': 'r1', 'dubbo.metadata.storage-type': 'local' };
+  const metadata = { 'dubbo.endpoints': JSON.stringify(endpoints), 'dubbo.metadata.revision': remoteRevision ?? 'r1', 'dubbo.metadata.storage-type': remoteRevision === undefined ? 'local' : 'remote' };
   const doc = { name: app, id, address: ip, port, sslPort: null, payload: { '@class': 'org.apache.dubbo.registry.zookeeper.ZookeeperInstance', id, name: app, metadata }, registrationTimeUTC: Date.now(), serviceType: 'DYNAMIC', uriSpec: null };
   return { path: `/services/${app}/${id}`, data: Buffer.from(JSON.stringify(doc)) };
 }
@@ -100,4 +100,15 @@ export async function startZkDns(args: readonly string[]): Promise<ServerProcess
   const server = await startServer(args);
   onCleanup(async () => void (await stopChild(server.child)));
   return { ...server, stop: () => stopChild(server.child), get: (path) => httpGet(server.httpPort!, path) };
+}
+
+/** An application's MetadataInfo as Dubbo writes it with `metadata-type: remote`. */
+export function metadataInfo(app: string, revision: string, services: readonly { iface: string; group?: string; version?: string; protocol: string; port: number; params?: Record<string, string> }[]): Buffer {
+  const entries = Object.fromEntries(
+    services.map((s) => [
+      `${s.group === undefined ? '' : `${s.group}/`}${s.iface}${s.version === undefined ? '' : `:${s.version}`}:${s.protocol}`,
+      { name: s.iface, group: s.group, version: s.version, protocol: s.protocol, port: s.port, path: s.iface, params: { application: app, ...s.params } },
+    ]),
+  );
+  return Buffer.from(JSON.stringify({ app, revision, services: entries }));
 }

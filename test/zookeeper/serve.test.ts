@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import zookeeper from 'node-zookeeper-client';
 import { startZooKeeper, type ZooKeeper } from '../support/zookeeper.ts';
 import { eventually, killAll, metric, query, serviceName, tempDir, waitForAddresses, waitForRcode } from '../e2e/helpers.ts';
-import { createNode, instanceNode, javaUrlEncode, providerPath, removeNode, setData, startRegistrant, startZkDns, zkClient } from './helpers.ts';
+import { createNode, instanceNode, javaUrlEncode, metadataInfo, providerPath, removeNode, setData, startRegistrant, startZkDns, zkClient } from './helpers.ts';
 
 const EDE_STALE = 3;
 const NS = 'zk';
@@ -121,6 +121,32 @@ describe('serve --zookeeper', () => {
       return srv.length === 1 && dataOf<{ weight: number }>(srv[0]!).weight === 70 ? true : undefined;
     }, 10_000, 'one tri provider, with the weight of its node');
     await waitForRcode(dns.dnsPort, serviceName(NS, 'stray-app'), 'NXDOMAIN');
+  });
+
+  it('application-level with remote metadata: each interface under its group and version, with its parameters; metadata written after the instance arrives too', async () => {
+    const client = await zkClient(zk.address);
+    const iface = 'org.example.zk.BillingService';
+    await createNode(client, `/dubbo/mapping/${iface}`, false, Buffer.from('billing-app,invoice-app'));
+    // dubbo-go writes the metadata under <root>/<app>/<revision>, Dubbo Java under <root>/metadata/<app>/<revision>.
+    await createNode(client, '/dubbo/billing-app/rev1', false, metadataInfo('billing-app', 'rev1', [{ iface, group: 'east', version: '2.0', protocol: 'tri', port: 50051, params: { methods: 'charge,refund' } }]));
+    const billing = instanceNode('billing-app', '10.69.0.1', [{ protocol: 'tri', port: 50071 }], 'rev1');
+    await createNode(client, billing.path, true, billing.data);
+    const invoice = instanceNode('invoice-app', '10.69.0.2', [{ protocol: 'dubbo', port: 20890 }], 'rev9');
+    await createNode(client, invoice.path, true, invoice.data);
+
+    const dns = await startZkDns(['--zookeeper', zk.address, '--zookeeper-namespace', NS, '--guard-grace', '0']);
+    const east = serviceName(NS, iface, 'east', '2.0');
+    await waitForAddresses(dns.dnsPort, east, ['10.69.0.1']);
+    assert.deepEqual((await query(dns.dnsPort, `_tri._tcp.${east}`, 'SRV')).records.map((r) => dataOf<{ port: number }>(r).port), [50071], 'the port the instance lists');
+    const txt = txtOf((await query(dns.dnsPort, east, 'TXT')).records);
+    assert.ok(txt.includes('methods=charge,refund') && txt.includes('group=east'), txt.join(' '));
+    // invoice-app's metadata is not there yet: its instance is published under the interface alone.
+    await waitForAddresses(dns.dnsPort, serviceName(NS, iface), ['10.69.0.2']);
+    // Then Dubbo Java's metadata node appears: the provider moves to its full key.
+    await createNode(client, '/dubbo/metadata/invoice-app/rev9', false, metadataInfo('invoice-app', 'rev9', [{ iface, version: '1.0', protocol: 'dubbo', port: 20890 }]));
+    await waitForAddresses(dns.dnsPort, serviceName(NS, iface, undefined, '1.0'), ['10.69.0.2']);
+    await waitForRcode(dns.dnsPort, serviceName(NS, iface), 'NXDOMAIN');
+    client.close();
   });
 
   it('ZooKeeper down: the last answers stay, marked stale; a restart during the outage answers from --snapshot; back: fresh, and a provider that died meanwhile leaves', async () => {

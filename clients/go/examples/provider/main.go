@@ -1,6 +1,7 @@
 // Command provider serves greet.GreetService over Triple on one address and port, and,
 // given -zookeeper, registers itself there: interface level by default (the usual dubbo-go way),
-// or application level (-register instance, Dubbo 3's service discovery) or both (-register all).
+// or application level (-register instance, Dubbo 3's service discovery) or both (-register all),
+// with the application's metadata in ZooKeeper as well given -remote-metadata.
 // Each reply names the provider ("host:port"), so a consumer can tell who answered.
 package main
 
@@ -35,6 +36,7 @@ func main() {
 	port := flag.Int("port", 20000, "Triple port")
 	zk := flag.String("zookeeper", "", "ZooKeeper address host:port to register in (none when empty)")
 	register := flag.String("register", "interface", "with -zookeeper: interface, instance (application level) or all")
+	remoteMetadata := flag.Bool("remote-metadata", false, "with -register instance or all: publish the application's metadata in ZooKeeper too")
 	flag.Parse()
 	modes := map[string]registry.Option{
 		"interface": registry.WithRegisterInterface(),
@@ -60,6 +62,9 @@ func main() {
 			registry.WithAddress(*zk),
 			mode,
 		))
+	}
+	if *remoteMetadata {
+		opts = append(opts, dubbo.WithRemoteMetadata())
 	}
 	ins, err := dubbo.NewInstance(opts...)
 	if err != nil {
