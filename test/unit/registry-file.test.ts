@@ -147,7 +147,7 @@ describe('registry file: the JSON fast path and the YAML path agree', () => {
 
   // Registries as YAML flow text with plain scalars: mostly valid, each field sometimes holding a
   // scalar YAML parsers read differently (binary, signed hex, 1.1 booleans, nulls, tags, dates).
-  const odd = ['0b101', '-0b1', '0x50', '-0x50', '+0o7', '0o17', '012', '+12', '1e3', '1_000', '12:30', '~', 'null', 'Null', 'NULL', 'True', 'TRUE', 'yes', 'off', '.inf', '-.Inf', '.NaN', '2001-12-14', '!!str 5', '!!int "7"', '!!binary aGk=', '!!timestamp 2001-12-14', '&x 80', '""'];
+  const odd = ['0b101', '-0b1', '0x50', '-0x50', '+0x1F', '+0o7', '0o17', '012', '+12', '-0', '1e3', '-.5', '+.5e2', '1.', '.5', '1_000', '12:30', '~', 'null', 'Null', 'NULL', 'True', 'TRUE', 'yes', 'off', '.inf', '-.Inf', '.NaN', '2001-12-14', '!!str 5', '!!int "7"', '!!binary aGk=', '!!timestamp 2001-12-14', '&x 80', '""'];
   const field = (...usual: string[]): fc.Arbitrary<Json> => fc.oneof({ weight: 12, arbitrary: fc.constantFrom(...usual) }, { weight: 1, arbitrary: fc.constantFrom(...odd) }).map((v): Json => ({ leaf: v }));
   const yamlText = (j: Json): string =>
     'obj' in j ? `{${j.obj.map(([k, v]) => `${k}: ${yamlText(v)}`).join(', ')}}` : 'arr' in j ? `[${j.arr.map(yamlText).join(', ')}]` : String(j.leaf);
