@@ -74,7 +74,7 @@ export class Controller {
   #resync: NodeJS.Timeout | undefined;
   #synced = false;
   readonly #registered: RegisteredProviders | undefined;
-  /** `namespace/S` -> the last disagreement logged for it (logged once per change). */
+  /** `namespace/S/key` -> the disagreement last logged for it (logged once per change). */
   readonly #told = new Map<string, string>();
 
   constructor(options: ControllerOptions) {
@@ -321,6 +321,7 @@ export class Controller {
   /** Logs and Events for what a plan did. */
   #tell(namespace: string, name: string, plan: KeyPlan, log: Logger): void {
     for (const o of plan.outcomes) {
+      const told = `${namespace}/${name}/${serviceKeyId(o.key)}`;
       const owners = o.owners.map((owner): InvolvedObject => ({ apiVersion: 'dubbo-dns.io/v1alpha1', kind: 'DubboService', namespace, name: owner.name, uid: owner.uid }));
       if (o.kind === 'conflict') {
         log.warn({ key: formatServiceKey(o.key) }, `name conflict: ${o.message}`);
@@ -328,9 +329,11 @@ export class Controller {
       } else if (o.disagreements !== undefined) {
         // The recorder drops a repeat of the same Event, so a steady disagreement is told once.
         const message = `${formatServiceKey(o.key)}: ${o.disagreements.join('; ')}; the DubboService's declaration is published`;
-        if (owners.length > 0) for (const owner of owners) void this.#events.record(owner, 'Warning', 'RegistryDisagrees', message);
-        if (this.#told.get(`${namespace}/${name}`) !== message) log.warn({ key: formatServiceKey(o.key), disagreements: o.disagreements }, 'ZooKeeper disagrees with the DubboService');
-        this.#told.set(`${namespace}/${name}`, message);
+        for (const owner of owners) void this.#events.record(owner, 'Warning', 'RegistryDisagrees', message);
+        if (this.#told.get(told) !== message) log.warn({ key: formatServiceKey(o.key), disagreements: o.disagreements }, 'ZooKeeper disagrees with the DubboService');
+        this.#told.set(told, message);
+      } else {
+        this.#told.delete(told);
       }
       if (o.kind === 'published' && o.created && plan.writes.some((w) => w.kind === 'Service' && w.verb === 'apply')) {
         log.info({ key: formatServiceKey(o.key) }, 'created Service');

@@ -1,12 +1,11 @@
 import { selectorMatches, type LabelSelector } from '../contracts/dubbo-service.ts';
 import { serviceLabel } from '../dubbo/naming.ts';
-import type { ProviderUrl } from '../dubbo/provider-url.ts';
 import { serviceKey, serviceKeyId, type ServiceKey } from '../dubbo/service-key.ts';
 import { labelIndexValue, type DUBBO_SERVICE_INDEXES, type POD_INDEXES, type SERVICE_INDEXES, type SLICE_INDEXES } from '../kube/indexes.ts';
 import { namespaceOf, type Store } from '../kube/store.ts';
 import type { DubboServiceView, PodView, ServiceView, SliceView } from '../kube/views.ts';
 import type { KeyWorld } from '../plan/plan.ts';
-import { declareKey, type CrDeclaration, type PodDeclaration } from '../source/declared.ts';
+import { declareKey, type CrDeclaration, type PodDeclaration, type RegisteredDeclaration } from '../source/declared.ts';
 
 // Gather: the stores' view of one Service name `namespace/S`, as the plain value the plan takes.
 // Reads only the stores (no API calls), through their indexes.
@@ -20,10 +19,10 @@ export interface ControllerStores {
 }
 
 /** Everything the plan of `namespace/S` depends on, read from the stores (and the registry's providers of S, if any). */
-export function gatherKey(stores: ControllerStores, key: string, now: number, retentionMs: number, registered: readonly ProviderUrl[] = []): KeyWorld {
+export function gatherKey(stores: ControllerStores, key: string, now: number, retentionMs: number, registered: readonly RegisteredDeclaration[] = []): KeyWorld {
   const namespace = namespaceOf(key);
   const name = key.slice(namespace.length + 1);
-  const byKey = new Map<string, { key: ServiceKey; crs: CrDeclaration[]; annotated: PodDeclaration[]; registered: ProviderUrl[] }>();
+  const byKey = new Map<string, { key: ServiceKey; crs: CrDeclaration[]; annotated: PodDeclaration[]; registered: RegisteredDeclaration[] }>();
   const entry = (k: ServiceKey) => {
     const id = serviceKeyId(k);
     let e = byKey.get(id);
@@ -42,7 +41,7 @@ export function gatherKey(stores: ControllerStores, key: string, now: number, re
   for (const pod of stores.pods.byIndex('declares', key)) {
     for (const url of pod.dubboGo?.providers ?? []) if (serviceLabel(url.key) === name) entry(url.key).annotated.push({ pod, url });
   }
-  for (const url of registered) if (serviceLabel(url.key) === name) entry(url.key).registered.push(url);
+  for (const r of registered) if (serviceLabel(r.key) === name) entry(r.key).registered.push(r);
   const declared = [...byKey.values()].flatMap((e) => declareKey(namespace, e.key, e.crs, e.annotated, e.registered) ?? []);
   return { namespace, name, declared, service: stores.services.get(key), slices: stores.slices.byIndex('service', key), now, retentionMs };
 }

@@ -1,8 +1,10 @@
 import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
 import { serviceLabel } from '../dubbo/naming.ts';
-import type { ProviderUrl } from '../dubbo/provider-url.ts';
+import { ProviderUrlError, type ProviderUrl } from '../dubbo/provider-url.ts';
 import { objectKey } from '../kube/store.ts';
+import type { RegisteredDeclaration } from '../source/declared.ts';
+import { providerEndpoint } from '../source/provider-services.ts';
 import type { MirrorState } from '../zookeeper/mirror.ts';
 
 // Providers registered in a registry (ZooKeeper), filed by the Service name `namespace/S` they
@@ -25,7 +27,7 @@ export class RegisteredProviders {
   readonly namespace: string;
   readonly mirror: RegistryMirror;
   /** `namespace/S` -> interface directory -> its providers declaring S. */
-  readonly #byName = new Map<string, Map<string, ProviderUrl[]>>();
+  readonly #byName = new Map<string, Map<string, RegisteredDeclaration[]>>();
   /** interface directory -> the names its providers declare. */
   readonly #namesOf = new Map<string, Set<string>>();
   /** interface directory -> its providers logged as unpublishable, so a steady one is told once. */
@@ -47,7 +49,7 @@ export class RegisteredProviders {
   }
 
   /** The registered providers declaring `namespace/S`. */
-  providers(name: string): ProviderUrl[] {
+  providers(name: string): RegisteredDeclaration[] {
     return [...(this.#byName.get(name)?.values() ?? [])].flat();
   }
 
@@ -69,10 +71,10 @@ export class RegisteredProviders {
       const toldBefore = this.#told.get(iface);
       const told = new Set<string>();
       for (const { url } of this.mirror.byInterface(iface)) {
-        const refused = refusedByEndpointSlices(url.host);
-        if (refused !== undefined) {
+        const endpoint = publishable(url);
+        if (typeof endpoint === 'string') {
           const address = `${url.host}:${url.port}`;
-          if (toldBefore?.has(address) !== true) this.#log.warn({ namespace: this.namespace, interface: iface, address, reason: refused }, 'registered provider not published');
+          if (toldBefore?.has(address) !== true) this.#log.warn({ namespace: this.namespace, interface: iface, address, reason: endpoint }, 'registered provider not published');
           told.add(address);
           continue;
         }
@@ -83,7 +85,7 @@ export class RegisteredProviders {
         if (files === undefined) this.#byName.set(name, (files = new Map()));
         let list = files.get(iface);
         if (list === undefined) files.set(iface, (list = []));
-        list.push(url);
+        list.push({ key: url.key, endpoint });
       }
       if (told.size === 0) this.#told.delete(iface);
       else this.#told.set(iface, told);
@@ -95,12 +97,25 @@ export class RegisteredProviders {
 }
 
 /**
- * Why an EndpointSlice cannot hold this address (the API server refuses loopback, unspecified and
- * link-local endpoints), or undefined when it can. A provider that registered such an address is
- * reachable only on its own machine anyway.
+ * A registered provider as an endpoint, by the rule every provider-URL source follows
+ * (providerEndpoint: an IP address, a valid weight, no credentials), or why it cannot be one.
  */
-export function refusedByEndpointSlices(host: string): string | undefined {
-  if (!ipaddr.isValid(host)) return 'not an IP address';
-  const range = ipaddr.process(host).range();
+function publishable(url: ProviderUrl): RegisteredDeclaration['endpoint'] | string {
+  try {
+    const endpoint = providerEndpoint(url);
+    return refusedByEndpointSlices(endpoint.address) ?? endpoint;
+  } catch (err) {
+    if (err instanceof ProviderUrlError) return err.message;
+    throw err;
+  }
+}
+
+/**
+ * Why an EndpointSlice cannot hold this IP address (the API server refuses loopback, unspecified
+ * and link-local endpoints), or undefined when it can. A provider that registered such an address
+ * is reachable only on its own machine anyway.
+ */
+export function refusedByEndpointSlices(address: string): string | undefined {
+  const range = ipaddr.process(address).range();
   return range === 'loopback' || range === 'unspecified' || range === 'linkLocal' ? `a ${range} address, which an EndpointSlice cannot hold` : undefined;
 }

@@ -1,5 +1,6 @@
 import ipaddr from 'ipaddr.js';
 import { DEFAULT_WEIGHT, isSecretKey, sharedParams, weightOf } from '../dubbo/metadata.ts';
+import type { EndpointData } from '../dns/index/zone-data.ts';
 import type { ProviderUrl } from '../dubbo/provider-url.ts';
 import type { ServiceKey } from '../dubbo/service-key.ts';
 import type { PodView } from '../kube/views.ts';
@@ -54,13 +55,19 @@ export interface PodDeclaration {
   readonly url: ProviderUrl;
 }
 
+/** A provider of the key registered in ZooKeeper, already made an endpoint (source/provider-services.ts). */
+export interface RegisteredDeclaration {
+  readonly key: ServiceKey;
+  readonly endpoint: EndpointData;
+}
+
 /**
- * Merges a key's declarations; undefined when nothing declares it. `registered`: providers of the
- * key registered in ZooKeeper (by URL). DubboServices come first, then pod annotations, then the
- * registry: an address already declared keeps its metadata and ports, and a registry provider that
- * gives the same address and protocol another port is a disagreement (reported, not published).
+ * Merges a key's declarations; undefined when nothing declares it. DubboServices come first, then
+ * pod annotations, then the registry: an address already declared keeps its metadata and ports,
+ * and a registry provider that gives the same address and protocol another port is a disagreement
+ * (reported, not published).
  */
-export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrDeclaration[], annotated: readonly PodDeclaration[], registered: readonly ProviderUrl[] = []): DeclaredService | undefined {
+export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrDeclaration[], annotated: readonly PodDeclaration[], registered: readonly RegisteredDeclaration[] = []): DeclaredService | undefined {
   if (crs.length === 0 && annotated.length === 0 && registered.length === 0) return undefined;
   const byAddress = new Map<string, { endpoint: Omit<DeclaredEndpoint, 'ports'>; ports: Map<string, number> }>();
   const add = (pod: PodView, protocol: string, port: number, weight: number, allParams: Record<string, string>, publishNotReady: boolean): void => {
@@ -109,19 +116,16 @@ export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrD
     add(pod, url.protocol, url.port, weightOf(url.params), { ...url.params }, false);
   }
   const disagreements: string[] = [];
-  for (const url of [...registered].sort(byHostPort)) {
-    if (!ipaddr.isValid(url.host)) continue;
-    const parsed = ipaddr.parse(url.host);
-    const address = parsed.toString();
-    const entry = byAddress.get(address);
+  for (const { endpoint: e } of [...registered].sort((a, b) => byAddressPort(a.endpoint, b.endpoint))) {
+    const entry = byAddress.get(e.address);
     if (entry === undefined) {
-      const endpoint = { address, addressType: parsed.kind() === 'ipv6' ? 'IPv6' : 'IPv4', ready: true, serving: true, terminating: false, weight: weightOf(url.params), params: withoutSecrets({ ...url.params }) } as const;
-      byAddress.set(address, { endpoint, ports: new Map([[url.protocol, url.port]]) });
+      const endpoint = { address: e.address, addressType: e.address.includes(':') ? 'IPv6' : 'IPv4', ready: e.ready, serving: e.ready, terminating: false, weight: e.weight, params: e.params } as const;
+      byAddress.set(e.address, { endpoint, ports: new Map([[e.protocol, e.port]]) });
       continue;
     }
-    const declaredPort = entry.ports.get(url.protocol);
-    if (declaredPort === undefined) entry.ports.set(url.protocol, url.port);
-    else if (declaredPort !== url.port) disagreements.push(`ZooKeeper registers ${url.protocol}://${url.host}:${url.port}, declared with port ${declaredPort}`);
+    const declaredPort = entry.ports.get(e.protocol);
+    if (declaredPort === undefined) entry.ports.set(e.protocol, e.port);
+    else if (declaredPort !== e.port) disagreements.push(`ZooKeeper registers ${e.protocol}://${e.address.includes(':') ? `[${e.address}]` : e.address}:${e.port}, declared with port ${declaredPort}`);
   }
   delete declaredParams['weight'];
 
@@ -131,14 +135,14 @@ export function declareKey(namespace: string, key: ServiceKey, crs: readonly CrD
       ports: [...ports].map(([protocol, port]) => ({ protocol, port })).sort((a, b) => (a.protocol < b.protocol ? -1 : a.protocol > b.protocol ? 1 : 0)),
     }))
     .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0));
-  const protocol = crs[0]?.iface.protocol ?? annotated[0]?.url.protocol ?? registered[0]?.protocol ?? 'dubbo';
+  const protocol = crs[0]?.iface.protocol ?? annotated[0]?.url.protocol ?? registered[0]?.endpoint.protocol ?? 'dubbo';
   const params = sharedParams(declaredParams, endpoints);
   const owners = [...new Map(crs.map(({ cr }) => [cr.uid, { name: cr.name, uid: cr.uid }])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return { namespace, key, protocol, params, endpoints, owners, ...(disagreements.length === 0 ? {} : { disagreements }) };
 }
 
-function byHostPort(a: ProviderUrl, b: ProviderUrl): number {
-  return a.host < b.host ? -1 : a.host > b.host ? 1 : a.port - b.port;
+function byAddressPort(a: EndpointData, b: EndpointData): number {
+  return a.address < b.address ? -1 : a.address > b.address ? 1 : a.port - b.port;
 }
 
 function withoutSecrets(params: Record<string, string>): Record<string, string> {

@@ -279,12 +279,7 @@ export class ZooKeeperMirror {
       changed.add(iface);
     }
     for (const [app, listing] of apps) if (this.#putApp(app, listing)) for (const iface of this.#interfacesOf(app)) changed.add(iface);
-    for (const app of [...this.#apps.keys()]) {
-      if (apps.has(app)) continue;
-      for (const iface of this.#interfacesOf(app)) changed.add(iface);
-      this.#apps.delete(app);
-      this.#rejected.delete(this.#appPath(app));
-    }
+    for (const app of [...this.#apps.keys()]) if (!apps.has(app)) for (const iface of this.#dropApp(app)) changed.add(iface);
     const first = this.#firstSync !== undefined;
     this.#setState('synced');
     this.#log.info(
@@ -341,6 +336,14 @@ export class ZooKeeperMirror {
 
   #appPath(app: string): string {
     return `${this.#servicesRoot === '/' ? '' : this.#servicesRoot}/${app}`;
+  }
+
+  /** Forgets an application that is gone (its instances, logged rejects, metadata); returns the interfaces it served. */
+  #dropApp(app: string): string[] {
+    this.#apps.delete(app);
+    this.#rejected.delete(this.#appPath(app));
+    for (const key of [...this.#metadata.keys()]) if (key.startsWith(`${app}/`)) this.#metadata.delete(key);
+    return this.#interfacesOf(app);
   }
 
   /** The interfaces whose mapping names `app`. */
@@ -412,10 +415,22 @@ export class ZooKeeperMirror {
     else this.#pending.set(path, read);
   }
 
-  async #relistRoot(): Promise<void> {
+  /**
+   * Reads part of the tree again after a watch fired: `read` runs with the current client; a failure
+   * other than a lost connection is logged and the same read retried.
+   */
+  async #reread(path: string, read: (client: Client) => Promise<void>): Promise<void> {
     const client = this.#client;
     if (client === undefined) return;
     try {
+      await read(client);
+    } catch (err) {
+      this.#readFailed(err, path, () => void this.#reread(path, read));
+    }
+  }
+
+  #relistRoot(): Promise<void> {
+    return this.#reread(this.#root, async (client) => {
       const interfaces = new Set(await this.#children(client, this.#root, this.#rootWatcher()));
       const gone = [...this.#listings.keys()].filter((iface) => !interfaces.has(iface));
       for (const iface of gone) {
@@ -424,82 +439,50 @@ export class ZooKeeperMirror {
       }
       this.#emit(gone);
       for (const iface of interfaces) if (!this.#listings.has(iface)) void this.#relist(iface);
-    } catch (err) {
-      this.#readFailed(err, this.#root, () => void this.#relistRoot());
-    }
+    });
   }
 
-  async #relist(iface: string): Promise<void> {
-    const client = this.#client;
-    if (client === undefined) return;
-    try {
+  #relist(iface: string): Promise<void> {
+    return this.#reread(providersPath(this.#root, iface), async (client) => {
       const listing = await this.#readInterface(client, iface);
-      if (client !== this.#client) return;
-      if (this.#put(iface, listing)) this.#emit([iface]);
-    } catch (err) {
-      this.#readFailed(err, providersPath(this.#root, iface), () => void this.#relist(iface));
-    }
+      if (client === this.#client && this.#put(iface, listing)) this.#emit([iface]);
+    });
   }
 
-  async #relistMappings(): Promise<void> {
-    const client = this.#client;
-    if (client === undefined) return;
-    try {
+  #relistMappings(): Promise<void> {
+    return this.#reread(this.#mappingRoot, async (client) => {
       const names = new Set(await this.#children(client, this.#mappingRoot, this.#mappingRootWatcher()));
       const gone = [...this.#mappings.keys()].filter((iface) => !names.has(iface));
       for (const iface of gone) this.#mappings.delete(iface);
       this.#emit(gone);
       for (const iface of names) if (!this.#mappings.has(iface)) void this.#relistMapping(iface);
-    } catch (err) {
-      this.#readFailed(err, this.#mappingRoot, () => void this.#relistMappings());
-    }
+    });
   }
 
-  async #relistMapping(iface: string): Promise<void> {
-    const client = this.#client;
-    if (client === undefined) return;
-    try {
+  #relistMapping(iface: string): Promise<void> {
+    return this.#reread(`${this.#mappingRoot}/${iface}`, async (client) => {
       const mapping = await this.#readMapping(client, iface);
       if (client !== this.#client) return;
-      if (mapping === undefined) {
-        if (this.#mappings.delete(iface)) this.#emit([iface]);
-      } else if (this.#putMapping(iface, mapping)) {
-        this.#emit([iface]);
-      }
-    } catch (err) {
-      this.#readFailed(err, `${this.#mappingRoot}/${iface}`, () => void this.#relistMapping(iface));
-    }
+      const changed = mapping === undefined ? this.#mappings.delete(iface) : this.#putMapping(iface, mapping);
+      if (changed) this.#emit([iface]);
+    });
   }
 
-  async #relistApps(): Promise<void> {
-    const client = this.#client;
-    if (client === undefined) return;
-    try {
+  #relistApps(): Promise<void> {
+    return this.#reread(this.#servicesRoot, async (client) => {
       const names = new Set((await this.#children(client, this.#servicesRoot, this.#servicesRootWatcher())).filter(isApplicationName));
       const changed = new Set<string>();
-      for (const app of [...this.#apps.keys()]) {
-        if (names.has(app)) continue;
-        for (const iface of this.#interfacesOf(app)) changed.add(iface);
-        this.#apps.delete(app);
-        this.#rejected.delete(this.#appPath(app));
-      }
+      for (const app of [...this.#apps.keys()]) if (!names.has(app)) for (const iface of this.#dropApp(app)) changed.add(iface);
       this.#emit([...changed]);
       for (const app of names) if (!this.#apps.has(app)) void this.#relistApp(app);
-    } catch (err) {
-      this.#readFailed(err, this.#servicesRoot, () => void this.#relistApps());
-    }
+    });
   }
 
-  async #relistApp(app: string): Promise<void> {
-    const client = this.#client;
-    if (client === undefined) return;
-    try {
+  #relistApp(app: string): Promise<void> {
+    return this.#reread(this.#appPath(app), async (client) => {
       const listing = await this.#readApp(client, app);
-      if (client !== this.#client) return;
-      if (this.#putApp(app, listing)) this.#emit(this.#interfacesOf(app));
-    } catch (err) {
-      this.#readFailed(err, this.#appPath(app), () => void this.#relistApp(app));
-    }
+      if (client === this.#client && this.#putApp(app, listing)) this.#emit(this.#interfacesOf(app));
+    });
   }
 
   /** One mapping node, with a watch on its data; undefined when it is gone. */
