@@ -502,14 +502,10 @@ export class ZooKeeperMirror {
   async #readApp(client: Client, app: string): Promise<AppListing> {
     const path = this.#appPath(app);
     const relist = (): void => this.#whenSynced(path, () => void this.#relistApp(app));
-    let names: string[];
-    let stat: Stat | undefined;
-    try {
-      [names, stat] = await this.#childrenWithStat(client, path, this.#watcher(path, relist));
-    } catch (err) {
-      if (code(err) !== zookeeper.Exception.NO_NODE) throw err;
-      return { version: -1n, instances: new Map(), metadata: '' };
-    }
+    // Gone since it was listed: empty, with a watch on its coming back.
+    const listed = await this.#childrenOrWatchCreation(client, path, this.#watcher(path, relist));
+    if (listed === undefined) return { version: -1n, instances: new Map(), metadata: '' };
+    const [names, stat] = listed;
     // The version also covers the instances' data, so an older read never replaces a newer one.
     let version = zxid(stat);
     const instances = new Map<string, { path: string; instance: AppInstance }>();
@@ -579,9 +575,8 @@ export class ZooKeeperMirror {
       this.#metadata.delete(`${app}/${revision}`);
       relist();
     };
-    for (const path of paths) {
-      await new Promise<void>((resolve, reject) => client.exists(path, this.#watcher(path, appeared), (e) => (e === null ? resolve() : reject(e))));
-    }
+    // Written between the reads and these checks: read again, as a creation watch would never fire.
+    for (const path of paths) if (await this.#exists(client, path, this.#watcher(path, appeared))) return this.#readMetadata(client, app, revision, relist);
     return 'missing';
   }
 
@@ -605,16 +600,10 @@ export class ZooKeeperMirror {
   async #readInterface(client: Client, iface: string): Promise<Listing> {
     const path = providersPath(this.#root, iface);
     const watcher = this.#watcher(path, () => this.#whenSynced(path, () => void this.#relist(iface)));
-    let names: string[];
-    let stat: Stat | undefined;
-    try {
-      [names, stat] = await this.#childrenWithStat(client, path, watcher);
-    } catch (err) {
-      if (code(err) !== zookeeper.Exception.NO_NODE) throw err;
-      // Only consumers or configurators so far: notice when providers arrive.
-      await new Promise<void>((resolve, reject) => client.exists(path, watcher, (e) => (e === null ? resolve() : reject(e))));
-      return EMPTY;
-    }
+    // Not there: only consumers or configurators so far; the watch notices when providers arrive.
+    const listed = await this.#childrenOrWatchCreation(client, path, watcher);
+    if (listed === undefined) return EMPTY;
+    const [names, stat] = listed;
     const nodes = new Map<string, MirroredProvider>();
     const seenRejected = new Set<string>();
     const logged = this.#rejected.get(iface) ?? new Set<string>();
@@ -632,15 +621,31 @@ export class ZooKeeperMirror {
     return { version: zxid(stat), nodes };
   }
 
+  /** The children of `path`, watched; none while it does not exist (a registry not made yet), with a watch on its creation. */
   async #children(client: Client, path: string, watcher: () => void): Promise<string[]> {
-    try {
-      return (await this.#childrenWithStat(client, path, watcher))[0];
-    } catch (err) {
-      if (code(err) !== zookeeper.Exception.NO_NODE) throw err;
-      // No registry yet: an empty one, and a watch on its creation.
-      await new Promise<void>((resolve, reject) => client.exists(path, watcher, (e) => (e === null ? resolve() : reject(e))));
-      return [];
+    return (await this.#childrenOrWatchCreation(client, path, watcher))?.[0] ?? [];
+  }
+
+  /**
+   * The children of `path` with a child watch, or undefined with a watch on its creation when it
+   * does not exist. A path made between the listing and the existence check (a provider's mkdirp
+   * racing this read) is listed again: an existence watch on a node that is there would only see
+   * its data change, never its children, and the children would be missed until a reconnect.
+   */
+  async #childrenOrWatchCreation(client: Client, path: string, watcher: () => void): Promise<[string[], Stat] | undefined> {
+    for (;;) {
+      try {
+        return await this.#childrenWithStat(client, path, watcher);
+      } catch (err) {
+        if (code(err) !== zookeeper.Exception.NO_NODE) throw err;
+      }
+      if (!(await this.#exists(client, path, watcher))) return undefined;
     }
+  }
+
+  /** Whether `path` exists, leaving `watcher` on it (on its creation when it does not). */
+  #exists(client: Client, path: string, watcher: () => void): Promise<boolean> {
+    return new Promise((resolve, reject) => client.exists(path, watcher, (e, stat) => (e === null ? resolve(stat != null) : reject(e))));
   }
 
   #childrenWithStat(client: Client, path: string, watcher: () => void): Promise<[string[], Stat]> {

@@ -44,6 +44,12 @@ const writes = async (): Promise<number> => {
   return text.split('\n').filter((l) => l.startsWith('dubbo_dns_controller_api_writes_total')).reduce((n, l) => n + Number(l.split(' ').pop()), 0);
 };
 
+/** A failed wait says what the controller last logged. */
+const withLogs = <T>(wait: Promise<T>): Promise<T> =>
+  wait.catch((err: unknown) => {
+    throw new Error(`${String(err)}\ncontroller:\n${controller.logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
+  });
+
 before(async () => {
   // ZooKeeper on every address: the dubbo-go provider runs in a network namespace (an EndpointSlice
   // cannot hold a loopback address) and reaches it through the namespace's gateway.
@@ -66,7 +72,7 @@ describe('controller --zookeeper', { timeout: 300_000 }, () => {
     await createNode(client, providerPath(`dubbo://10.71.0.1:20880/${order}?application=order&interface=${order}&version=2.0&token=t0p-s3cret&weight=50&side=provider`));
     await createNode(client, providerPath(`dubbo://[fd00::71:2]:20880/${order}?application=order&interface=${order}&version=2.0&side=provider`));
     const name = label(order, undefined, '2.0');
-    const svc = await eventually(async () => k.request<{ metadata: { annotations?: Record<string, string>; labels?: Record<string, string> } }>('GET', `/api/v1/namespaces/${ns}/services/${name}`).catch(() => undefined), 30_000, 'the Service');
+    const svc = await withLogs(eventually(async () => k.request<{ metadata: { annotations?: Record<string, string>; labels?: Record<string, string> } }>('GET', `/api/v1/namespaces/${ns}/services/${name}`).catch(() => undefined), 30_000, 'the Service'));
     assert.equal(svc.metadata.labels?.['app.kubernetes.io/managed-by'], 'dubbo-dns');
     const readiness = await eventually(async () => {
       const r = await sliceReadiness(k, ns, name);
@@ -86,9 +92,8 @@ describe('controller --zookeeper', { timeout: 300_000 }, () => {
     onCleanup(() => host.dispose());
     const port = await freePort();
     const provider = await startProvider(go.provider, host.addresses[0]!, port, { zookeeper: `${host.gateway}:${zk.port}`, host });
-    await waitForSrv(dns.dnsPort, ns, [provider.address], 60_000).catch((err: unknown) => {
-      // Say where it stopped: the controller's last lines, and whether the provider registered.
-      throw new Error(`${String(err)}\ncontroller:\n${controller.logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}\nprovider:\n${provider.daemon.output().slice(-2000)}`);
+    await withLogs(waitForSrv(dns.dnsPort, ns, [provider.address], 60_000)).catch((err: unknown) => {
+      throw new Error(`${String(err)}\nprovider:\n${provider.daemon.output().slice(-2000)}`);
     });
     // One registered on loopback (a provider bound to 127.0.0.1) cannot be in an EndpointSlice: a log line, the rest unharmed.
     await createNode(client, providerPath(`dubbo://127.0.0.1:20880/${order}?application=order&interface=${order}&version=2.0&side=provider`));
@@ -107,7 +112,7 @@ describe('controller --zookeeper', { timeout: 300_000 }, () => {
     const stays = await startRegistrant(zk.address, [providerPath(url('10.72.0.1'))], 8000);
     const dies = await startRegistrant(zk.address, [providerPath(url('10.72.0.2'))], 2000);
     const name = label(iface);
-    await eventually(async () => ((await sliceReadiness(k, ns, name)).size === 2 ? true : undefined), 30_000, 'two endpoints');
+    await withLogs(eventually(async () => ((await sliceReadiness(k, ns, name)).size === 2 ? true : undefined), 30_000, 'two endpoints'));
     // Settled: the queue is empty and no reconcile is in flight.
     await eventually(async () => (metric((await controller.get('/metrics')).text, 'dubbo_dns_controller_queue_depth') === 0 ? true : undefined), 20_000, 'an idle queue');
     const before = await writes();
