@@ -1,9 +1,9 @@
 import { hostname } from 'node:os';
 import type { Server } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import { inClusterCredentials, usesInClusterCredentials } from '../kube/in-cluster.ts';
 import type { Logger } from 'pino';
 import { Controller } from '../controller/controller.ts';
-import { KubeClient } from '../kube/rest.ts';
+import { KubeClient, type ApiCredentials } from '../kube/rest.ts';
 import { describeScope, type NamespaceScope } from '../kube/scope.ts';
 import { ControllerMetrics } from '../observability/controller-metrics.ts';
 import { startHttp } from '../observability/http.ts';
@@ -32,10 +32,11 @@ export interface ControllerCommandOptions {
 
 /**
  * Loads credentials: `--kubeconfig`, else KUBECONFIG, else ~/.kube/config when it exists, else
- * in-cluster (client-node's order). client-node is imported here, not at the top: loading it costs
- * a process about 86 MiB, which file mode and the query workers never need.
+ * in-cluster (client-node's order). client-node is imported only for a kubeconfig file: loading it
+ * costs a process about 86 MiB, which a pod reading its service account never needs.
  */
-export async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+export async function loadKubeConfig(file: string | undefined): Promise<ApiCredentials> {
+  if (file === undefined && usesInClusterCredentials()) return inClusterCredentials();
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();
   if (file !== undefined) kc.loadFromFile(file);

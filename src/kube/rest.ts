@@ -2,10 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { Agent as HttpsAgent, request as httpsRequest, type AgentOptions, type RequestOptions } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
-import type { KubeConfig } from '@kubernetes/client-node';
 
 // A thin REST client over the API server. Credentials and TLS come from client-node's KubeConfig
-// (kubeconfig file or in-cluster); requests are plain HTTP so that list, watch, server-side apply
+// (a kubeconfig file) or from the pod's service account (in-cluster.ts); requests are plain HTTP so that list, watch, server-side apply
 // and error kinds are fully in our hands: client-node's informer stops after non-410 errors and
 // caches whole objects, its generated API decodes every object into class instances we would
 // only throw away for slim projections, and its agent opens a TLS connection per request.
@@ -55,10 +54,18 @@ export interface KubeApi {
   watch(path: string, query: RequestInit['query'], onEvent: (type: string, object: Record<string, unknown>) => void, signal: AbortSignal, onOpen?: () => void): Promise<void>;
 }
 
+/** What the client needs of its credentials: client-node's KubeConfig is one, in-cluster.ts makes another. */
+export interface ApiCredentials {
+  getCurrentCluster(): { readonly server: string } | null;
+  getCurrentUser(): { readonly authProvider?: { readonly config?: Readonly<Record<string, unknown>> } | undefined } | null;
+  /** Sets TLS settings and the Authorization header on `opts`. */
+  applyToHTTPSOptions(opts: RequestOptions): Promise<void>;
+}
+
 /** Talks to one API server with one identity. */
 export class KubeClient implements KubeApi {
   readonly server: string;
-  #kc: KubeConfig;
+  #kc: ApiCredentials;
   /** TLS settings and the keep-alive agent: fixed for the client's life. */
   #base: RequestOptions | undefined;
   /** The bearer token file (in-cluster, or a kubeconfig `auth-provider: tokenFile`), read by us. */
@@ -67,7 +74,7 @@ export class KubeClient implements KubeApi {
   #auth: { header: string | undefined; at: number } | undefined;
   #authRefresh: Promise<string | undefined> | undefined;
 
-  constructor(kc: KubeConfig) {
+  constructor(kc: ApiCredentials) {
     const cluster = kc.getCurrentCluster();
     if (cluster === null) throw new Error('kubeconfig has no current cluster');
     this.server = cluster.server.replace(/\/+$/, '');

@@ -1,12 +1,13 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { parseRegistry, RegistryFileError } from './registry-file.ts';
+import { parseRegistry, parseServiceItem, RegistryFileError } from './registry-file.ts';
 
-// Runs in a short-lived worker thread (see parse-off-thread.ts): parses one registry text and
-// posts the zone data, or the problems, back.
+// Runs in a short-lived worker thread (see parse-off-thread.ts): parses one registry text, or a
+// list of its `services` items, and posts the result, or the problems, back.
 
-const { text, file } = workerData as { text: string; file: string };
+const task = workerData as { text: string; file: string } | { items: readonly string[] };
 try {
-  parentPort?.postMessage({ ok: true, data: parseRegistry(text, file) });
+  if ('items' in task) parentPort?.postMessage({ ok: true, items: task.items.map(parseServiceItem) });
+  else parentPort?.postMessage({ ok: true, data: parseRegistry(task.text, task.file) });
 } catch (err) {
   if (err instanceof RegistryFileError) parentPort?.postMessage({ ok: false, problems: err.problems });
   else parentPort?.postMessage({ ok: false, message: (err as Error).message });

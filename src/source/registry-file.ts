@@ -40,6 +40,7 @@ export class RegistryFileError extends Error {
 type Path = readonly (string | number)[];
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const TOP_KEYS = new Set(['namespace', 'services', 'providers']);
+const HEADER_KEYS = new Set(['namespace', 'services']);
 const SERVICE_KEYS = new Set(['interface', 'group', 'version', 'protocol', 'port', 'weight', 'application', 'metadata', 'endpoints']);
 const ENDPOINT_KEYS = new Set(['address', 'port', 'weight', 'hostname', 'ready', 'metadata']);
 
@@ -76,17 +77,26 @@ const CORE_SCHEMA = jsYaml.FAILSAFE_SCHEMA.extend({
  * anything else (a problem, a duplicate key, a tag) goes to the yaml path, which names lines.
  */
 export function parseRegistryYamlFast(text: string): ZoneData | undefined {
-  let value: unknown;
+  const loaded = loadFast(text);
+  return loaded === undefined ? undefined : cleanly((report) => validate(loaded.value, report));
+}
+
+/** js-yaml's reading of `text` with the core schema above, or undefined when it does not parse. */
+function loadFast(text: string): { value: unknown } | undefined {
   try {
-    value = jsYaml.load(text, { schema: CORE_SCHEMA, json: false });
+    return { value: jsYaml.load(text, { schema: CORE_SCHEMA, json: false }) };
   } catch {
     return undefined;
   }
+}
+
+/** What a validation returns, only when it reported no problem. */
+function cleanly<T>(check: (report: Report) => T): T | undefined {
   let clean = true;
-  const data = validate(value, () => {
+  const out = check(() => {
     clean = false;
   });
-  return clean ? data : undefined;
+  return clean ? out : undefined;
 }
 
 /**
@@ -103,11 +113,8 @@ export function parseRegistryJson(text: string): ZoneData | undefined {
   } catch {
     return undefined;
   }
-  let clean = true;
-  const data = validate(value, () => {
-    clean = false;
-  });
-  return clean && !hasDuplicateKeys(text) ? data : undefined;
+  const data = cleanly((report) => validate(value, report));
+  return data !== undefined && !hasDuplicateKeys(text) ? data : undefined;
 }
 
 /** The YAML path (JSON is YAML 1.2): slower, and names the line of every problem. */
@@ -198,11 +205,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-interface Builder {
-  key: ServiceKey;
-  protocol: string;
-  declared: Record<string, string>;
-  endpoints: EndpointData[];
+/** What one `services` item (or one provider URL) contributes to its key's service. */
+export interface ServiceContribution {
+  readonly key: ServiceKey;
+  readonly protocol: string;
+  /** The item's service-level parameters (its `metadata`, and `application`). */
+  readonly declared: Readonly<Record<string, string>>;
+  readonly endpoints: readonly EndpointData[];
 }
 
 function validate(root: unknown, report: Report): ZoneData {
@@ -212,25 +221,16 @@ function validate(root: unknown, report: Report): ZoneData {
     return { services: [] };
   }
   unknownKeys(root, TOP_KEYS, [], report);
-  const namespace = root['namespace'] ?? 'default';
-  if (typeof namespace !== 'string' || !DNS_LABEL.test(namespace)) {
-    report(['namespace'], `must be a lowercase DNS label (a Kubernetes namespace name), got ${JSON.stringify(namespace)}`);
-  }
-  const ns = typeof namespace === 'string' ? namespace : 'default';
-  const byKey = new Map<string, Builder>();
-  const builder = (key: ServiceKey, protocol: string): Builder => {
-    const id = serviceKeyId(key);
-    let b = byKey.get(id);
-    if (b === undefined) {
-      b = { key, protocol, declared: {}, endpoints: [] };
-      byKey.set(id, b);
-    }
-    return b;
-  };
-
+  const namespace = validNamespace(root, report);
+  const contributions: ServiceContribution[] = [];
   const services = root['services'] ?? [];
   if (!Array.isArray(services)) report(['services'], 'must be a list');
-  else services.forEach((s, i) => validateService(s, ['services', i], report, builder));
+  else {
+    services.forEach((s, i) => {
+      const c = validateService(s, ['services', i], report);
+      if (c !== undefined) contributions.push(c);
+    });
+  }
 
   const providers = root['providers'] ?? [];
   if (!Array.isArray(providers)) report(['providers'], 'must be a list of provider URLs');
@@ -240,23 +240,75 @@ function validate(root: unknown, report: Report): ZoneData {
       if (typeof p !== 'string') return report(path, 'must be a provider URL string');
       try {
         const url = parseProviderUrl(p);
-        builder(url.key, url.protocol).endpoints.push(providerEndpoint(url));
+        contributions.push({ key: url.key, protocol: url.protocol, declared: {}, endpoints: [providerEndpoint(url)] });
       } catch (err) {
         if (err instanceof ProviderUrlError) return report(path, err.message);
         throw err;
       }
     });
   }
+  return assembleServices(namespace, contributions);
+}
 
+/** The file's `namespace` (default `default`), reporting one that is not a DNS label. */
+function validNamespace(root: Record<string, unknown>, report: Report): string {
+  const namespace = root['namespace'] ?? 'default';
+  if (typeof namespace !== 'string' || !DNS_LABEL.test(namespace)) {
+    report(['namespace'], `must be a lowercase DNS label (a Kubernetes namespace name), got ${JSON.stringify(namespace)}`);
+  }
+  return typeof namespace === 'string' ? namespace : 'default';
+}
+
+/**
+ * The services of a file from what its items contribute, in file order: items of the same key are
+ * one service (the first item's protocol; parameters merged, later items winning; endpoints in order).
+ */
+export function assembleServices(namespace: string, contributions: Iterable<ServiceContribution>): ZoneData {
+  const byKey = new Map<string, { key: ServiceKey; protocol: string; declared: Record<string, string>; endpoints: EndpointData[] }>();
+  for (const c of contributions) {
+    const id = serviceKeyId(c.key);
+    let b = byKey.get(id);
+    if (b === undefined) byKey.set(id, (b = { key: c.key, protocol: c.protocol, declared: {}, endpoints: [] }));
+    Object.assign(b.declared, c.declared);
+    for (const e of c.endpoints) b.endpoints.push(e);
+  }
   const out: ServiceData[] = [];
   for (const b of byKey.values()) {
-    out.push({ namespace: ns, key: b.key, protocol: b.protocol, params: sharedParams(b.declared, b.endpoints), endpoints: b.endpoints });
+    out.push({ namespace, key: b.key, protocol: b.protocol, params: sharedParams(b.declared, b.endpoints), endpoints: b.endpoints });
   }
   return { services: out };
 }
 
-function validateService(s: unknown, path: Path, report: Report, builder: (key: ServiceKey, protocol: string) => Builder): void {
-  if (!isObject(s)) return report(path, 'must be a mapping with at least `interface`');
+/**
+ * One item of a file's `services` list on its own (text whose root is a one-item list), for a
+ * reader that parses only the items that changed: what it contributes, or undefined when the text
+ * is not one such item or the item has any problem (the whole file then takes the paths above,
+ * which report it).
+ */
+export function parseServiceItem(text: string): ServiceContribution | undefined {
+  const value = loadFast(text)?.value;
+  if (!Array.isArray(value) || value.length !== 1) return undefined;
+  return cleanly((report) => validateService(value[0], ['services', 0], report));
+}
+
+/**
+ * The part of a file before its `services` items, on its own (`namespace: x` and `services:`):
+ * the namespace, or undefined unless that is all it holds and it is valid.
+ */
+export function parseRegistryHeader(text: string): string | undefined {
+  const value = loadFast(text)?.value;
+  if (!isObject(value) || !('services' in value) || value['services'] !== null) return undefined;
+  return cleanly((report) => {
+    unknownKeys(value, HEADER_KEYS, [], report);
+    return validNamespace(value, report);
+  });
+}
+
+function validateService(s: unknown, path: Path, report: Report): ServiceContribution | undefined {
+  if (!isObject(s)) {
+    report(path, 'must be a mapping with at least `interface`');
+    return undefined;
+  }
   unknownKeys(s, SERVICE_KEYS, path, report);
   const iface = s['interface'];
   if (typeof iface !== 'string' || iface.trim() === '') report([...path, 'interface'], 'is required (a Java interface name)');
@@ -275,11 +327,11 @@ function validateService(s: unknown, path: Path, report: Report, builder: (key: 
   if (application !== undefined) declared['application'] ??= application;
   const endpoints = s['endpoints'] ?? [];
   if (!Array.isArray(endpoints)) report([...path, 'endpoints'], 'must be a list');
-  if (typeof iface !== 'string' || iface.trim() === '' || typeof protocol !== 'string') return;
+  if (typeof iface !== 'string' || iface.trim() === '' || typeof protocol !== 'string') return undefined;
 
-  const b = builder(serviceKey(iface.trim(), group, version), protocol);
-  Object.assign(b.declared, declared);
-  if (!Array.isArray(endpoints)) return;
+  const out: EndpointData[] = [];
+  const contribution = { key: serviceKey(iface.trim(), group, version), protocol, declared, endpoints: out };
+  if (!Array.isArray(endpoints)) return contribution;
   endpoints.forEach((e, j) => {
     const epath = [...path, 'endpoints', j];
     if (!isObject(e)) return report(epath, 'must be a mapping with at least `address`');
@@ -301,7 +353,7 @@ function validateService(s: unknown, path: Path, report: Report, builder: (key: 
     if (!okAddress || !isPort(epPort) || typeof ready !== 'boolean') return;
     const params: Record<string, string> = { ...declared, ...own };
     if (epWeight !== undefined) params['weight'] = String(epWeight);
-    b.endpoints.push({
+    out.push({
       address: canonicalAddress(address),
       port: epPort,
       protocol,
@@ -311,6 +363,7 @@ function validateService(s: unknown, path: Path, report: Report, builder: (key: 
       params,
     });
   });
+  return contribution;
 }
 
 function unknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>, path: Path, report: Report): void {

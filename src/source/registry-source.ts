@@ -3,7 +3,8 @@ import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { ZoneData } from '../dns/index/zone-data.ts';
 import { RegistryFileError } from './registry-file.ts';
-import { parseRegistryOffThread } from './parse-off-thread.ts';
+import { parseItemsOffThread, parseRegistryOffThread } from './parse-off-thread.ts';
+import { RegistryItemCache } from './registry-chunks.ts';
 import { watchFile, type FileWatch } from './watch-file.ts';
 
 /** Where a registry file's accepted versions and rejections go. */
@@ -25,6 +26,7 @@ export class RegistryFileSource {
   #lastHash = '';
   #watch: FileWatch | undefined;
   #queue: Promise<void> = Promise.resolve();
+  readonly #items = new RegistryItemCache();
 
   constructor(file: string, sink: RegistrySink, log: Logger) {
     this.file = file;
@@ -35,7 +37,7 @@ export class RegistryFileSource {
   /** Reads the file once; resolves with the data, or rejects with every problem when it is not usable. */
   async load(): Promise<ZoneData> {
     const text = await this.#read();
-    const data = await parseRegistryOffThread(text, this.file);
+    const data = await this.#parse(text);
     this.#lastHash = hash(text);
     return data;
   }
@@ -68,11 +70,17 @@ export class RegistryFileSource {
     if (h === this.#lastHash) return;
     this.#lastHash = h;
     try {
-      this.#sink.accepted(await parseRegistryOffThread(text, this.file));
+      this.#sink.accepted(await this.#parse(text));
     } catch (err) {
       if (!(err instanceof RegistryFileError)) throw err;
+      this.#items.clear();
       this.#sink.rejected(err);
     }
+  }
+
+  /** Only the items that changed, when the file's shape allows; else the whole file. */
+  async #parse(text: string): Promise<ZoneData> {
+    return (await this.#items.parse(text, parseItemsOffThread)) ?? (await parseRegistryOffThread(text, this.file));
   }
 
   async #read(): Promise<string> {

@@ -24,13 +24,14 @@ export interface ServerProcess {
 /**
  * Starts the real CLI (`node src/main.ts serve ...`) on free loopback ports (port 0) and waits for
  * its "dns server started" line, which names the ports it bound. `command` replaces
- * `node src/main.ts` (e.g. the entrypoint of an unpacked image run through a launcher).
+ * `node src/main.ts` (e.g. the entrypoint of an unpacked image run through a launcher); `env`
+ * replaces the environment.
  */
-export async function startServer(args: readonly string[], options: { http?: boolean; command?: readonly string[] } = {}): Promise<ServerProcess> {
+export async function startServer(args: readonly string[], options: { http?: boolean; command?: readonly string[]; env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
   const [program, ...prefix] = options.command ?? [process.execPath, MAIN];
   // No lameduck wait on stop unless a test asks for one (`args` come last and win).
   const argv = [...prefix, 'serve', '--listen', '127.0.0.1:0', '--lameduck', '0', ...(options.http === false ? [] : ['--http-listen', '127.0.0.1:0']), ...args];
-  const child = spawn(program!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DUBBO_DNS_LOG_LEVEL: 'debug' } });
+  const child = spawn(program!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...(options.env ?? process.env), DUBBO_DNS_LOG_LEVEL: 'debug' } });
   const followed = followJsonLogs(child);
   const { logs } = followed;
   const waiters: { match: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
