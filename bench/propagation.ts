@@ -120,7 +120,7 @@ setTimeout(
 // Servers.
 
 interface DnsServer {
-  readonly name: 'dubbo-dns' | 'coredns';
+  readonly name: 'dubbo-dns' | 'dubbo-dns in-cluster' | 'coredns';
   readonly proc: Tracked;
   readonly port: number;
   readonly prober: Prober;
@@ -153,13 +153,31 @@ async function freeUdpTcpPort(): Promise<number> {
   throw new Error('no free port');
 }
 
-async function startDubboDns(kubeconfig: string, namespace: string, profDir: string | undefined): Promise<DnsServer> {
+/**
+ * `serve --kubernetes` with `--kubeconfig`, or as in a pod ('in-cluster'): no kubeconfig, the
+ * ServiceAccount directory (the admin token and the cluster CA) mounted in a private mount
+ * namespace where the kubelet would put it, and KUBERNETES_SERVICE_HOST/PORT set.
+ */
+async function startDubboDns(kubeconfig: string, namespace: string, profDir: string | undefined, credentials: 'kubeconfig' | 'in-cluster' = 'kubeconfig'): Promise<DnsServer> {
   const port = await freeUdpTcpPort();
   const nodeFlags = [...(profDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', profDir]), ...values['node-flags'].split(' ').filter((f) => f !== '')];
   const httpPort = await freeUdpTcpPort();
-  const argv = [NODE, ...PRODUCT_NODE_FLAGS, ...nodeFlags, MAIN, 'serve', '--kubernetes', '--kubeconfig', kubeconfig, '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', 'warn', '--guard-grace', '0', '--sync-timeout', '600', '--lameduck', '0'];
-  const proc = spawnTracked(argv, SERVER_CPUS);
-  return { name: 'dubbo-dns', proc, port, httpPort, prober: new Prober(port), nameOf: (b) => `${b.label}.${namespace}.dubbo.internal.`, startedAt: performance.now() };
+  const serve = [MAIN, 'serve', '--kubernetes', '--listen', `127.0.0.1:${port}`, '--http-listen', `127.0.0.1:${httpPort}`, '--log-level', 'warn', '--guard-grace', '0', '--sync-timeout', '600', '--lameduck', '0'];
+  let proc: Tracked;
+  if (credentials === 'kubeconfig') {
+    proc = spawnTracked([NODE, ...PRODUCT_NODE_FLAGS, ...nodeFlags, ...serve, '--kubeconfig', kubeconfig], SERVER_CPUS);
+  } else {
+    const sa = mkdtempSync(join(work, 'serviceaccount-'));
+    writeFileSync(join(sa, 'token'), cp!.token);
+    writeFileSync(join(sa, 'ca.crt'), cp!.caPem);
+    writeFileSync(join(sa, 'namespace'), namespace);
+    const home = mkdtempSync(join(work, 'home-'));
+    const mountThenRun = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && cp -a "$0"/. /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"';
+    const env = { PATH: process.env['PATH'], HOME: home, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(cp!.port) };
+    proc = spawnTracked(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', mountThenRun, sa, NODE, ...PRODUCT_NODE_FLAGS, ...nodeFlags, ...serve], SERVER_CPUS, env);
+  }
+  const name = credentials === 'kubeconfig' ? 'dubbo-dns' : 'dubbo-dns in-cluster';
+  return { name, proc, port, httpPort, prober: new Prober(port), nameOf: (b) => `${b.label}.${namespace}.dubbo.internal.`, startedAt: performance.now() };
 }
 
 async function startCoreDns(kubeconfig: string, namespace: string): Promise<DnsServer> {
@@ -360,8 +378,10 @@ interface MemoryResult {
   readonly endpoints: number;
   readonly createMs: number;
   readonly createdObjects: number;
-  readonly syncMs: { dubbo: number; coredns: number };
+  readonly syncMs: { dubbo: number; inCluster: number; coredns: number };
   readonly dubbo: Mem;
+  /** dubbo-dns with a pod's credentials instead of a kubeconfig (no client-node loaded). */
+  readonly inCluster: Mem;
   readonly coredns: Mem;
 }
 
@@ -375,9 +395,10 @@ async function memoryPhase(applier: Applier, namespace: string, services: BenchS
   }
   const all = services.slice(0, MEMORY_SERVICES);
   // One at a time, so neither start-up (list + build) disturbs the other's peak.
-  const result: Partial<Record<'dubbo' | 'coredns', Mem & { syncMs: number }>> = {};
-  for (const which of ['dubbo', 'coredns'] as const) {
-    const s = which === 'dubbo' ? await startDubboDns(cp!.kubeconfigPath, namespace, undefined) : await startCoreDns(cp!.kubeconfigPath, namespace);
+  const result: Partial<Record<'dubbo' | 'inCluster' | 'coredns', Mem & { syncMs: number }>> = {};
+  for (const which of ['inCluster', 'dubbo', 'coredns'] as const) {
+    const s =
+      which === 'coredns' ? await startCoreDns(cp!.kubeconfigPath, namespace) : await startDubboDns(cp!.kubeconfigPath, namespace, undefined, which === 'dubbo' ? 'kubeconfig' : 'in-cluster');
     try {
       const syncMs = await waitSynced(s, sampleOf(all, 50), 300_000);
       await sleep(SETTLE);
@@ -394,8 +415,9 @@ async function memoryPhase(applier: Applier, namespace: string, services: BenchS
     endpoints: ENDPOINTS,
     createMs: created.ms,
     createdObjects: created.objects,
-    syncMs: { dubbo: result.dubbo!.syncMs, coredns: result.coredns!.syncMs },
+    syncMs: { dubbo: result.dubbo!.syncMs, inCluster: result.inCluster!.syncMs, coredns: result.coredns!.syncMs },
     dubbo: { rssKiB: result.dubbo!.rssKiB, hwmKiB: result.dubbo!.hwmKiB, heap: result.dubbo!.heap },
+    inCluster: { rssKiB: result.inCluster!.rssKiB, hwmKiB: result.inCluster!.hwmKiB, heap: result.inCluster!.heap },
     coredns: { rssKiB: result.coredns!.rssKiB, hwmKiB: result.coredns!.hwmKiB },
   };
 }
@@ -473,14 +495,16 @@ async function main(): Promise<void> {
       table(
         ['server', 'VmRSS MiB', 'VmHWM MiB', 'sync s'],
         [
-        ['dubbo-dns', mib(m.dubbo.rssKiB), mib(m.dubbo.hwmKiB), (m.syncMs.dubbo / 1000).toFixed(1)],
-        ['coredns kubernetes', mib(m.coredns.rssKiB), mib(m.coredns.hwmKiB), (m.syncMs.coredns / 1000).toFixed(1)],
+        ['dubbo-dns in-cluster', mib(m.inCluster.rssKiB), mib(m.inCluster.hwmKiB), (m.syncMs.inCluster / 1000).toFixed(2)],
+        ['dubbo-dns --kubeconfig', mib(m.dubbo.rssKiB), mib(m.dubbo.hwmKiB), (m.syncMs.dubbo / 1000).toFixed(2)],
+        ['coredns kubernetes', mib(m.coredns.rssKiB), mib(m.coredns.hwmKiB), (m.syncMs.coredns / 1000).toFixed(2)],
         ],
       ),
     );
     if (m.dubbo.heap !== undefined) out.push(`dubbo-dns V8 heap used ${mib(m.dubbo.heap.heapUsedKiB)} MiB of ${mib(m.dubbo.heap.heapTotalKiB)} MiB, external ${mib(m.dubbo.heap.externalKiB)} MiB`);
-    out.push(`ratio dubbo-dns/CoreDNS: VmRSS ${(m.dubbo.rssKiB / m.coredns.rssKiB).toFixed(2)}, VmHWM ${(m.dubbo.hwmKiB / m.coredns.hwmKiB).toFixed(2)}`);
-    out.push(`ratio dubbo-dns/CoreDNS: time to first answer ${(m.syncMs.dubbo / m.syncMs.coredns).toFixed(2)}`);
+    for (const [label, d, sync] of [['in-cluster', m.inCluster, m.syncMs.inCluster], ['--kubeconfig', m.dubbo, m.syncMs.dubbo]] as const) {
+      out.push(`ratio dubbo-dns (${label})/CoreDNS: VmRSS ${(d.rssKiB / m.coredns.rssKiB).toFixed(2)}, VmHWM ${(d.hwmKiB / m.coredns.hwmKiB).toFixed(2)}, time to first answer ${(sync / m.syncMs.coredns).toFixed(2)}`);
+    }
     const size = `${m.services.toLocaleString('en')} services x ${m.endpoints} endpoints`;
     writeChart(`memory-kubernetes-${m.services}`, {
       kind: 'bars',
@@ -488,7 +512,8 @@ async function main(): Promise<void> {
       unit: 'MiB',
       groups: ['VmRSS', 'VmHWM (peak)'],
       series: [
-        { label: 'dubbo-dns', values: [Math.round(m.dubbo.rssKiB / 1024), Math.round(m.dubbo.hwmKiB / 1024)] },
+        { label: 'dubbo-dns in-cluster', values: [Math.round(m.inCluster.rssKiB / 1024), Math.round(m.inCluster.hwmKiB / 1024)] },
+        { label: 'dubbo-dns --kubeconfig', values: [Math.round(m.dubbo.rssKiB / 1024), Math.round(m.dubbo.hwmKiB / 1024)] },
         { label: 'CoreDNS kubernetes', values: [Math.round(m.coredns.rssKiB / 1024), Math.round(m.coredns.hwmKiB / 1024)] },
       ],
     });
@@ -498,7 +523,8 @@ async function main(): Promise<void> {
       unit: 's',
       groups: ['time to first answer'],
       series: [
-        { label: 'dubbo-dns', values: [Number((m.syncMs.dubbo / 1000).toFixed(2))] },
+        { label: 'dubbo-dns in-cluster', values: [Number((m.syncMs.inCluster / 1000).toFixed(2))] },
+        { label: 'dubbo-dns --kubeconfig', values: [Number((m.syncMs.dubbo / 1000).toFixed(2))] },
         { label: 'CoreDNS kubernetes', values: [Number((m.syncMs.coredns / 1000).toFixed(2))] },
       ],
     });

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import type { ZoneData } from '../dns/index/zone-data.ts';
-import { parseRegistry, parseServiceItem, RegistryFileError, type Problem, type ServiceContribution } from './registry-file.ts';
+import { parseRegistry, RegistryFileError, type Problem, type ServiceContribution } from './registry-file.ts';
+import { parseItem, type RegistryPieces } from './registry-chunks.ts';
 
 /** Texts at least this big are parsed in a worker thread. */
 const OFF_THREAD_BYTES = 256 * 1024;
@@ -18,15 +19,15 @@ export async function parseRegistryOffThread(text: string, file: string): Promis
   return (await inWorker({ text, file }, file)).data!;
 }
 
-/** Parses `services` items like {@link parseServiceItem}; many of them in a worker thread, for the same reasons. */
-export async function parseItemsOffThread(items: readonly string[]): Promise<(ServiceContribution | undefined)[]> {
+/** Parses `services` items with {@link parseItem}; many of them in a worker thread, for the same reasons. */
+export async function parseItemsOffThread(items: readonly string[], format: RegistryPieces['format']): Promise<(ServiceContribution | undefined)[]> {
   let bytes = 0;
   for (const item of items) bytes += item.length;
-  if (bytes < OFF_THREAD_BYTES) return items.map(parseServiceItem);
-  return (await inWorker({ items }, '<registry>')).items!;
+  if (bytes < OFF_THREAD_BYTES) return items.map((item) => parseItem(item, format));
+  return (await inWorker({ items, format }, '<registry>')).items!;
 }
 
-function inWorker(task: { text: string; file: string } | { items: readonly string[] }, file: string): Promise<Reply & { ok: true }> {
+function inWorker(task: { text: string; file: string } | { items: readonly string[]; format: RegistryPieces['format'] }, file: string): Promise<Reply & { ok: true }> {
   return new Promise((resolve, reject) => {
     // The same extension as this module: .ts in a checkout (type stripping), .js once compiled.
     const entry = new URL(`./parse-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);

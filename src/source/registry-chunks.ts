@@ -1,5 +1,10 @@
 import type { ZoneData } from '../dns/index/zone-data.ts';
-import { assembleServices, parseRegistryHeader, parseServiceItem, type ServiceContribution } from './registry-file.ts';
+import { assembleServices, jsonStringEnd, parseJsonServiceItem, parseRegistryHeader, parseRegistryJsonHeader, parseServiceItem, type ServiceContribution } from './registry-file.ts';
+
+/** One item of either format. */
+export function parseItem(item: string, format: RegistryPieces['format']): ServiceContribution | undefined {
+  return format === 'json' ? parseJsonServiceItem(item) : parseServiceItem(item);
+}
 
 // Reading an edited registry file again costs what changed, not the file: the text is cut into its
 // `services` items, and an item whose text was read before is not parsed or validated again. This
@@ -8,9 +13,13 @@ import { assembleServices, parseRegistryHeader, parseServiceItem, type ServiceCo
 
 /** A registry text cut at its `services` items. */
 export interface RegistryPieces {
-  /** Everything before the first item: `namespace: ...` and the `services:` line, with comments. */
+  readonly format: 'yaml' | 'json';
+  /**
+   * YAML: everything before the first item (`namespace: ...` and the `services:` line, with
+   * comments). JSON: the whole text with the `services` list emptied.
+   */
   readonly header: string;
-  /** Each item's text, its first line the `- ` at the items' indentation. */
+  /** Each item's text: YAML, its first line the `- ` at the items' indentation; JSON, the value. */
   readonly items: readonly string[];
 }
 
@@ -53,7 +62,67 @@ export function splitRegistry(text: string): RegistryPieces | undefined {
     current = [line];
   }
   if (current !== undefined) items.push(current.join('\n'));
-  return { header: [...lines.slice(0, at + 1), ...leading].join('\n'), items };
+  return { format: 'yaml', header: [...lines.slice(0, at + 1), ...leading].join('\n'), items };
+}
+
+/**
+ * Cuts a JSON registry text at the values of its top-level `services` list (one pass over the
+ * text, strings skipped), or undefined when it is not a JSON object with one such list.
+ */
+export function splitRegistryJson(text: string): RegistryPieces | undefined {
+  let i = 0;
+  while (i < text.length && isSpace(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== 0x7b /* { */) return undefined;
+  let depth = 0;
+  let list: { start: number; end: number } | undefined;
+  let inList = false;
+  let itemStart = -1;
+  let lastKey: string | undefined;
+  const items: string[] = [];
+  for (; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const end = jsonStringEnd(text, i);
+      if (end < 0) return undefined;
+      if (depth === 1) lastKey = text.slice(i + 1, end);
+      if (inList && depth === 2 && itemStart < 0) itemStart = i;
+      i = end;
+      continue;
+    }
+    if (isSpace(c)) continue;
+    if (inList && depth === 2 && itemStart < 0 && c !== 0x5d /* ] */ && c !== 0x2c /* , */) itemStart = i;
+    if (c === 0x7b || c === 0x5b /* { [ */) {
+      if (depth === 1 && c === 0x5b && lastKey === 'services') {
+        if (list !== undefined) return undefined; // `services` twice: the whole-file reader says so
+        list = { start: i + 1, end: -1 };
+        inList = true;
+      }
+      depth++;
+    } else if (c === 0x7d || c === 0x5d /* } ] */) {
+      depth--;
+      if (inList && depth === 1) {
+        if (itemStart >= 0) items.push(text.slice(itemStart, i).trimEnd());
+        else if (items.length > 0) return undefined; // a comma before the `]`
+        list!.end = i;
+        inList = false;
+        itemStart = -1;
+      }
+    } else if (c === 0x2c /* , */ && inList && depth === 2) {
+      if (itemStart < 0) return undefined;
+      items.push(text.slice(itemStart, i).trimEnd());
+      itemStart = -1;
+    } else if (c === 0x3a /* : */) {
+      continue;
+    } else if (depth === 1) {
+      lastKey = undefined; // a value that is not a string, list or object
+    }
+  }
+  if (list === undefined || list.end < 0 || depth !== 0) return undefined;
+  return { format: 'json', header: text.slice(0, list.start) + text.slice(list.end), items };
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
 }
 
 /**
@@ -66,16 +135,16 @@ export class RegistryItemCache {
   /**
    * The zone data of `text`, or undefined when this shortcut cannot read it (see splitRegistry;
    * or an item or the header has a problem): the caller then parses the whole text.
-   * `parseNew` parses the items not read before (in a worker thread, when they are many); undefined
-   * in its result marks an item with a problem.
+   * `parseNew` parses the items not read before (with {@link parseItem}; in a worker thread when
+   * they are many); undefined in its result marks an item with a problem.
    */
-  async parse(text: string, parseNew: (items: readonly string[]) => Promise<readonly (ServiceContribution | undefined)[]>): Promise<ZoneData | undefined> {
-    const pieces = splitRegistry(text);
+  async parse(text: string, parseNew: (items: readonly string[], format: RegistryPieces['format']) => Promise<readonly (ServiceContribution | undefined)[]>): Promise<ZoneData | undefined> {
+    const pieces = splitRegistryJson(text) ?? splitRegistry(text);
     if (pieces === undefined) return undefined;
-    const namespace = parseRegistryHeader(pieces.header);
+    const namespace = pieces.format === 'json' ? parseRegistryJsonHeader(pieces.header) : parseRegistryHeader(pieces.header);
     if (namespace === undefined) return undefined;
     const fresh = [...new Set(pieces.items.filter((item) => !this.#items.has(item)))];
-    const parsed = fresh.length === 0 ? [] : await parseNew(fresh);
+    const parsed = fresh.length === 0 ? [] : await parseNew(fresh, pieces.format);
     const known = new Map<string, ServiceContribution>();
     for (let i = 0; i < fresh.length; i++) {
       const c = parsed[i];

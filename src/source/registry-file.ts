@@ -113,6 +113,7 @@ export function parseRegistryJson(text: string): ZoneData | undefined {
   } catch {
     return undefined;
   }
+  // Validation first: on a file that is not clean, the duplicate-key scan is not needed.
   const data = cleanly((report) => validate(value, report));
   return data !== undefined && !hasDuplicateKeys(text) ? data : undefined;
 }
@@ -151,14 +152,8 @@ function hasDuplicateKeys(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22 /* " */) {
-      let end = i + 1;
-      for (;;) {
-        end = text.indexOf('"', end);
-        let backslashes = 0;
-        while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
-        if (backslashes % 2 === 0) break;
-        end++;
-      }
+      const end = jsonStringEnd(text, i);
+      if (end < 0) return false; // not JSON: the parser has said so already
       if (expectKey) {
         const raw = text.slice(i + 1, end);
         const key = raw.includes('\\') ? (JSON.parse(`"${raw}"`) as string) : raw;
@@ -180,6 +175,19 @@ function hasDuplicateKeys(text: string): boolean {
     }
   }
   return false;
+}
+
+/** The index of the quote that ends the JSON string whose opening quote is at `start`, or -1. */
+export function jsonStringEnd(text: string, start: number): number {
+  let end = start + 1;
+  for (;;) {
+    end = text.indexOf('"', end);
+    if (end < 0) return -1;
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return end;
+    end++;
+  }
 }
 
 /** The position of the node at `path`, or of its nearest ancestor that exists. */
@@ -289,6 +297,33 @@ export function parseServiceItem(text: string): ServiceContribution | undefined 
   const value = loadFast(text)?.value;
   if (!Array.isArray(value) || value.length !== 1) return undefined;
   return cleanly((report) => validateService(value[0], ['services', 0], report));
+}
+
+/** {@link parseServiceItem} for one value of a JSON file's `services` list. */
+export function parseJsonServiceItem(text: string): ServiceContribution | undefined {
+  const value = parseJsonClean(text);
+  return value === undefined ? undefined : cleanly((report) => validateService(value.value, ['services', 0], report));
+}
+
+/** {@link parseRegistryHeader} for a JSON file with its `services` list emptied. */
+export function parseRegistryJsonHeader(text: string): string | undefined {
+  const value = parseJsonClean(text)?.value;
+  if (!isObject(value) || !Array.isArray(value['services']) || value['services'].length !== 0) return undefined;
+  return cleanly((report) => {
+    unknownKeys(value, HEADER_KEYS, [], report);
+    return validNamespace(value, report);
+  });
+}
+
+/** JSON text's value, unless it does not parse or repeats a key (which the YAML path rejects). */
+function parseJsonClean(text: string): { value: unknown } | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return hasDuplicateKeys(text) ? undefined : { value };
 }
 
 /**

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { RegistryItemCache, splitRegistry } from '../../src/source/registry-chunks.ts';
+import { parseItem, RegistryItemCache, splitRegistry, splitRegistryJson, type RegistryPieces } from '../../src/source/registry-chunks.ts';
 import { parseRegistry, parseServiceItem, RegistryFileError } from '../../src/source/registry-file.ts';
 
 // Reading only the items that changed must never read a file differently from reading it whole.
 
-const here = async (items: readonly string[]) => items.map(parseServiceItem);
+const here = async (items: readonly string[], format: RegistryPieces['format']) => items.map((item) => parseItem(item, format));
 
 const whole = (text: string): unknown => {
   try {
@@ -22,6 +22,7 @@ describe('registry file: reading only the items that changed', () => {
     const text = '# shop\nnamespace: shop\nservices:\n\n  # first\n  - interface: a.B\n    port: 1\n# between\n  - interface: c.D\n    endpoints:\n      - address: 10.0.0.1\n';
     const pieces = splitRegistry(text);
     assert.deepEqual(pieces, {
+      format: 'yaml',
       header: '# shop\nnamespace: shop\nservices:\n\n  # first',
       items: ['  - interface: a.B\n    port: 1\n# between', '  - interface: c.D\n    endpoints:\n      - address: 10.0.0.1\n'],
     });
@@ -29,7 +30,6 @@ describe('registry file: reading only the items that changed', () => {
 
   it('leaves every other shape to the whole-file reader', async () => {
     const shapes = [
-      '{"namespace": "shop", "services": []}', // JSON
       'namespace: shop\nservices:\n  - interface: a.B\n    port: 1\nproviders:\n  - "dubbo://10.0.0.1:1/a.B"\n', // a key after services
       'providers:\n  - "dubbo://10.0.0.1:1/a.B"\nservices:\n  - interface: a.B\n    port: 1\n', // providers in the header
       'services:\n  - interface: a.B\n    port: &p 1\n  - interface: c.D\n    port: *p\n', // an alias of another item's anchor
@@ -123,5 +123,62 @@ describe('registry file: reading only the items that changed', () => {
       { numRuns: 1500 },
     );
     assert.ok(accepted > 200, `the shortcut read only ${accepted} versions: the generator tests too little of it`);
+  });
+
+  it('cuts a JSON registry at the values of its services list', () => {
+    const text = ' {"namespace": "shop", "services": [ {"interface": "a.B", "metadata": {"x": "[,]\\"{"}} ,\n {"interface": "c.D"}\n], "z": 1}';
+    assert.deepEqual(splitRegistryJson(text), {
+      format: 'json',
+      header: ' {"namespace": "shop", "services": [], "z": 1}',
+      items: ['{"interface": "a.B", "metadata": {"x": "[,]\\"{"}}', '{"interface": "c.D"}'],
+    });
+    assert.deepEqual(splitRegistryJson('{"services": []}')?.items, []);
+    assert.equal(splitRegistry('{"namespace": "shop", "services": []}'), undefined, 'JSON is not cut as YAML');
+  });
+
+  it('leaves every other JSON shape to the whole-file reader', async () => {
+    const shapes = [
+      '[{"interface": "a.B"}]', // not an object
+      '{"services": [{"interface": "a.B", "port": 1}], "services": []}', // services twice
+      '{"services": [{"interface": "a.B", "port": 1}], "\\u0073ervices": []}', // services twice, once escaped
+      '{"services": [{"interface": "a.B", "port": 1, "port": 2}]}', // a repeated key in an item
+      '{"namespace": "shop", "namespace": "x", "services": [{"interface": "a.B", "port": 1}]}', // a repeated key outside
+      '{"services": [{"interface": "a.B", "port": 1}], "providers": ["dubbo://10.0.0.1:1/a.B"]}', // providers
+      '{"services": [{"interface": "a.B", "port": 1},]}', // a trailing comma
+      '{"services": {"interface": "a.B"}}', // not a list
+      '{"services": [{"interface": "a.B", "port": 1}]', // cut short
+    ];
+    for (const text of shapes) assert.equal(await new RegistryItemCache().parse(text, here), undefined, text);
+  });
+
+  // JSON registries built from key/value lists (so a key can repeat), with leaves that are valid,
+  // invalid or odd, and random whitespace; versions of one file share most items.
+  const leaf = fc.constantFrom<unknown>('a.B', 'org.x.Y', 'g', '1.0.0', 'tri', 'dubbo', '10.0.0.1', 'fd00::1', 'host-0', 'not an ip', '', 1, 20880, 70000, -1, 0.5, true, null, '[,]"{}', '\u00e9');
+  const ws = fc.constantFrom('', ' ', '\n', '\r\n  ', '\t');
+  type Pairs = readonly (readonly [string, unknown])[];
+  const obj = (pairs: Pairs, w: string): string => `{${w}${pairs.map(([k, v]) => `${JSON.stringify(k)}:${w}${typeof v === 'string' && v.startsWith('{') ? v : JSON.stringify(v)}`).join(`,${w}`)}${w}}`;
+  const jsonEndpoint = fc.tuple(fc.array(fc.tuple(fc.constantFrom('port', 'weight', 'hostname', 'ready', 'colour', 'address'), leaf), { maxLength: 2 }), ws).map(([pairs, w]) => obj([['address', '10.0.0.9'], ...pairs], w));
+  const jsonService = fc.tuple(fc.array(fc.tuple(fc.constantFrom('group', 'version', 'protocol', 'port', 'weight', 'application', 'interface'), leaf), { maxLength: 2 }), fc.array(jsonEndpoint, { maxLength: 3 }), ws).map(
+    ([pairs, eps, w]) => `{${w}"interface": "a.B",${w}${pairs.map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`).join(`,${w}`)}${pairs.length > 0 ? `,${w}` : ''}"port": 20880,${w}"endpoints": [${eps.join(`,${w}`)}]}`,
+  );
+  const jsonRegistry = fc.tuple(fc.array(jsonService, { maxLength: 4 }), ws, fc.constantFrom('"shop"', '"shop"', '"Bad"', '1'), fc.constantFrom('', ', "providers": []', ', "x": 1')).map(
+    ([services, w, ns, tail]) => `{${w}"namespace": ${ns},${w}"services": [${w}${services.join(`,${w}`)}${w}]${tail}${w}}`,
+  );
+
+  it('JSON, on every input and every sequence of edits: the same data as the whole-file reader, or left to it', async () => {
+    let accepted = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(jsonRegistry, { minLength: 1, maxLength: 4 }), async (versions) => {
+        const cache = new RegistryItemCache();
+        for (const text of versions) {
+          const data = await cache.parse(text, here);
+          if (data === undefined) continue;
+          accepted++;
+          assert.deepEqual({ data }, whole(text), text);
+        }
+      }),
+      { numRuns: 1500 },
+    );
+    assert.ok(accepted > 100, `the shortcut read only ${accepted} JSON versions`);
   });
 });
