@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { knownType, rcodeName, typeName } from '../dns/wire/codes.ts';
 import { VERSION } from './version.ts';
+import { CountingHistogram } from './counting-histogram.ts';
 
 // Two sets of metrics, because with `--workers N` they live in different processes: the zone's (kept
 // by whoever reads the source) and the queries' (kept by each process that answers; a cluster's
@@ -115,20 +116,30 @@ export class ZoneMetrics {
 export class QueryMetrics {
   readonly queries: Counter<'transport' | 'qtype' | 'rcode'>;
   /** Shaped like CoreDNS's coredns_dns_request_duration_seconds: time from a parsed message to its reply. */
-  readonly duration: Histogram<'transport' | 'type'>;
+  readonly duration: CountingHistogram;
   /** Shaped like CoreDNS's coredns_dns_response_size_bytes. */
-  readonly responseSize: Histogram<'transport'>;
+  readonly responseSize: CountingHistogram;
+  /** Queries counted on the hot path since the last scrape, by label set; moved into `queries` on scrape. */
+  readonly #pending = new Map<number, { readonly labels: Readonly<Record<'transport' | 'qtype' | 'rcode', string>>; n: number }>();
   readonly dropped: Counter<'transport'>;
   readonly truncated: Counter;
   readonly tcpConnections: Gauge;
 
   constructor(registry: Registry) {
     const registers = [registry];
+    const pending = this.#pending;
     this.queries = new Counter({
       name: 'dubbo_dns_queries_total',
       help: 'DNS queries answered, by transport, query type and response code.',
       labelNames: ['transport', 'qtype', 'rcode'] as const,
       registers,
+      collect() {
+        for (const p of pending.values()) {
+          if (p.n === 0) continue;
+          this.inc(p.labels, p.n);
+          p.n = 0;
+        }
+      },
     });
     this.dropped = new Counter({
       name: 'dubbo_dns_dropped_packets_total',
@@ -142,17 +153,15 @@ export class QueryMetrics {
       registers,
     });
     this.tcpConnections = new Gauge({ name: 'dubbo_dns_tcp_connections', help: 'Open TCP connections.', registers });
-    this.duration = new Histogram({
+    this.duration = new CountingHistogram({
       name: 'dubbo_dns_request_duration_seconds',
       help: 'Time to answer a query, by transport and query type.',
-      labelNames: ['transport', 'type'] as const,
       buckets: DURATION_BUCKETS,
       registers,
     });
-    this.responseSize = new Histogram({
+    this.responseSize = new CountingHistogram({
       name: 'dubbo_dns_response_size_bytes',
       help: 'Size of the responses sent, by transport.',
-      labelNames: ['transport'] as const,
       buckets: SIZE_BUCKETS,
       registers,
     });
@@ -164,37 +173,36 @@ export class QueryMetrics {
     dropped(transport: 'udp' | 'tcp'): void;
     tcpConnections(open: number): void;
   } {
-    // One labelled child per label set, looked up by number on the hot path. Label values come from a
+    // One counting cell per label set, looked up by number on the hot path. Label values come from a
     // bounded set: a packet must not be able to mint new time series.
-    const children = new Map<number, { inc(): void }>();
-    const durations = new Map<number, { observe(v: number): void }>();
+    const durations = new Map<number, (seconds: number) => void>();
     const sizes = { udp: this.responseSize.labels({ transport: 'udp' }), tcp: this.responseSize.labels({ transport: 'tcp' }) };
     const typeId = (qtype: number): number => (qtype === 0 || knownType(qtype) ? qtype : -1);
     const typeLabel = (type: number): string => (type === -1 ? 'OTHER' : typeName(type));
-    const counter = (transport: 'udp' | 'tcp', type: number, rcode: number): { inc(): void } => {
+    const count = (transport: 'udp' | 'tcp', type: number, rcode: number): void => {
       const id = (transport === 'udp' ? 0 : 1) + 2 * (rcode + 32 * (type + 1));
-      let child = children.get(id);
-      if (child === undefined) {
-        child = this.queries.labels({ transport, qtype: typeLabel(type), rcode: rcodeName(rcode) });
-        children.set(id, child);
+      let cell = this.#pending.get(id);
+      if (cell === undefined) {
+        cell = { labels: { transport, qtype: typeLabel(type), rcode: rcodeName(rcode) }, n: 0 };
+        this.#pending.set(id, cell);
       }
-      return child;
+      cell.n++;
     };
-    const duration = (transport: 'udp' | 'tcp', type: number): { observe(v: number): void } => {
+    const duration = (transport: 'udp' | 'tcp', type: number): ((seconds: number) => void) => {
       const id = (transport === 'udp' ? 0 : 1) + 2 * (type + 1);
-      let child = durations.get(id);
-      if (child === undefined) {
-        child = this.duration.labels({ transport, type: typeLabel(type) });
-        durations.set(id, child);
+      let observe = durations.get(id);
+      if (observe === undefined) {
+        observe = this.duration.labels({ transport, type: typeLabel(type) });
+        durations.set(id, observe);
       }
-      return child;
+      return observe;
     };
     return {
       answered: (transport, qtype, rcode, truncated, bytes, seconds) => {
         const type = typeId(qtype);
-        counter(transport, type, rcode).inc();
-        duration(transport, type).observe(seconds);
-        sizes[transport].observe(bytes);
+        count(transport, type, rcode);
+        duration(transport, type)(seconds);
+        sizes[transport](bytes);
         if (truncated) this.truncated.inc();
       },
       dropped: (transport) => {

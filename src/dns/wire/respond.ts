@@ -117,20 +117,23 @@ export function respond(packet: Uint8Array, query: Query, result: Lookup, index:
     }
   }
 
-  const parts: (Buffer | Uint8Array)[] = [];
-  const header = Buffer.alloc(HEADER);
-  header.writeUInt16BE(query.id, 0);
-  header.writeUInt16BE(flags(query.opcode, authoritative, truncated, query.rd, query.cd, rcode), 2);
-  header.writeUInt16BE(1, 4);
-  header.writeUInt16BE(answerCount, 6);
-  header.writeUInt16BE(withAuthority ? 1 : 0, 8);
-  header.writeUInt16BE(additionalCount + (opt === undefined ? 0 : 1), 10);
-  parts.push(header, packet.subarray(HEADER, query.questionEnd));
-  pushAll(parts, chosenAnswers);
-  if (withAuthority && authority !== undefined) parts.push(authority);
-  pushAll(parts, chosenAdditional);
-  if (opt !== undefined) parts.push(opt);
-  return Buffer.concat(parts);
+  // One buffer of the exact size, written in place: this runs for every query.
+  const auth = withAuthority && authority !== undefined ? authority : EMPTY;
+  const size = HEADER + questionLength + sizeOf(chosenAnswers) + auth.length + sizeOf(chosenAdditional) + (opt?.length ?? 0);
+  const out = Buffer.allocUnsafe(size);
+  out.writeUInt16BE(query.id, 0);
+  out.writeUInt16BE(flags(query.opcode, authoritative, truncated, query.rd, query.cd, rcode), 2);
+  out.writeUInt16BE(1, 4);
+  out.writeUInt16BE(answerCount, 6);
+  out.writeUInt16BE(withAuthority ? 1 : 0, 8);
+  out.writeUInt16BE(additionalCount + (opt === undefined ? 0 : 1), 10);
+  out.set(packet.subarray(HEADER, query.questionEnd), HEADER);
+  let at = HEADER + questionLength;
+  at = put(out, at, chosenAnswers);
+  at = put(out, at, auth);
+  at = put(out, at, chosenAdditional);
+  if (opt !== undefined) put(out, at, opt);
+  return out;
 }
 
 /** A header-only reply (FORMERR for a question we could not read, NOTIMP for other opcodes). */
@@ -183,8 +186,22 @@ function fitting(records: readonly Buffer[], room: number, start: number): Buffe
   return out;
 }
 
-function pushAll(parts: (Buffer | Uint8Array)[], chosen: readonly Buffer[] | Buffer): void {
+function sizeOf(chosen: readonly Buffer[] | Buffer): number {
+  if (Buffer.isBuffer(chosen)) return chosen.length;
+  let n = 0;
+  for (const b of chosen) n += b.length;
+  return n;
+}
+
+/** Copies `chosen` into `out` at `at`; returns where the next part goes. */
+function put(out: Buffer, at: number, chosen: readonly Buffer[] | Buffer): number {
   if (Buffer.isBuffer(chosen)) {
-    if (chosen.length > 0) parts.push(chosen);
-  } else parts.push(...chosen);
+    out.set(chosen, at);
+    return at + chosen.length;
+  }
+  for (const b of chosen) {
+    out.set(b, at);
+    at += b.length;
+  }
+  return at;
 }
