@@ -10,7 +10,8 @@ import { serviceId, type ServiceData, type ZoneData, type ZoneDelta } from './zo
 
 // The zone's answers (docs/architecture.md): every answer precomputed as wire bytes per (name, type)
 // in one table that each change patches in place (ZoneTable below), so one endpoint changing costs
-// that service and the application names it feeds, never a pass over the zone.
+// that service and the application names it feeds, never a pass over the zone. A service's answers
+// are encoded when one of its names is first read (PendingAnswers), not before the first answer.
 
 /** Settings that shape every record. */
 export interface ZoneSettings {
@@ -36,8 +37,10 @@ export interface ZoneStats {
 interface Fragment {
   /** The DNS-SD instance name `S._dubbo._tcp.N.Z`, for the namespace's browse PTR. */
   readonly instance: string;
-  /** Its names, with the empty non-terminals inside its own subtree (`_tcp.S.N.Z`). */
+  /** Its names, with the empty non-terminals inside its own subtree (`_tcp.S.N.Z`): stand-ins until asked. */
   readonly nodes: ReadonlyMap<string, NameNode>;
+  /** Its answers, encoded on first use. */
+  readonly pending: PendingAnswers;
   readonly records: number;
   readonly endpoints: number;
   /** The applications its providers belong to. */
@@ -177,12 +180,70 @@ function compact(nodes: ReadonlyMap<string, NameNode>): Map<string, NameNode> {
   return out;
 }
 
-function compileService(service: ServiceData, zone: string, ttl: number): Fragment {
-  const { label, records } = serviceRecords(service, zone);
+/** Every answer of a service as wire bytes, by wire key of its owner names. */
+function compileAnswers(service: ServiceData, zone: string, ttl: number): Map<string, NameNode> {
+  const { records } = serviceRecords(service, zone);
   const addressOf = (target: string): readonly RRset[] => (records.get(target) ?? []).filter((s) => s.type === 'A' || s.type === 'AAAA');
+  return compact(compileNodes(records, ttl, addressOf));
+}
+
+/**
+ * A service's answers, encoded when one of its names is first asked. A table of 10k services
+ * encodes ~800k records; doing it for all before answering anything made the first answer wait
+ * seconds (CoreDNS builds answers per query). Until then each of its names is a stand-in whose
+ * `types` and `any` encode the service; `install` then puts the encoded nodes in their place, so
+ * later lookups read them directly.
+ */
+class PendingAnswers {
+  readonly #service: ServiceData;
+  readonly #zone: string;
+  readonly #ttl: number;
+  readonly #install: (nodes: ReadonlyMap<string, NameNode>, from: PendingAnswers) => void;
+  #nodes: Map<string, NameNode> | undefined;
+
+  constructor(service: ServiceData, zone: string, ttl: number, install: (nodes: ReadonlyMap<string, NameNode>, from: PendingAnswers) => void) {
+    this.#service = service;
+    this.#zone = zone;
+    this.#ttl = ttl;
+    this.#install = install;
+  }
+
+  /** The encoded node of owner name `key` (encoding the service's answers the first time). */
+  node(key: string): NameNode {
+    if (this.#nodes === undefined) {
+      this.#nodes = compileAnswers(this.#service, this.#zone, this.#ttl);
+      this.#install(this.#nodes, this);
+    }
+    return this.#nodes.get(key) ?? EMPTY;
+  }
+}
+
+/** A name of a service whose answers are not encoded yet: reading it encodes them. */
+class StandIn implements NameNode {
+  readonly pending: PendingAnswers;
+  readonly #key: string;
+  constructor(pending: PendingAnswers, key: string) {
+    this.pending = pending;
+    this.#key = key;
+  }
+  get types(): ReadonlyMap<number, Prepared> {
+    return this.pending.node(this.#key).types;
+  }
+  get any(): Prepared | undefined {
+    return this.pending.node(this.#key).any;
+  }
+}
+
+function compileService(service: ServiceData, zone: string, ttl: number, install: (nodes: ReadonlyMap<string, NameNode>, from: PendingAnswers) => void): Fragment {
+  const { label, records } = serviceRecords(service, zone);
   let count = 0;
   for (const sets of records.values()) for (const s of sets) count += s.records.length;
-  const nodes = compact(compileNodes(records, ttl, addressOf));
+  const pending = new PendingAnswers(service, zone, ttl, install);
+  const nodes = new Map<string, NameNode>();
+  for (const owner of records.keys()) {
+    const key = wireKey(owner);
+    nodes.set(key, new StandIn(pending, key));
+  }
   // RFC 8020: names between an owner and `S.N.Z` exist (NODATA), e.g. `_tcp.S.N.Z`.
   const baseKey = wireKey(`${label}.${service.namespace}.${zone}`);
   for (const key of [...nodes.keys()]) {
@@ -198,7 +259,7 @@ function compileService(service: ServiceData, zone: string, ttl: number): Fragme
   const instance = `${label}._dubbo._tcp.${service.namespace}.${zone}`;
   const applications = serviceApplications(service);
   const appIds = applications.labels.map((l) => `${service.namespace}\u0000${l}`);
-  return { instance, nodes, records: count, endpoints: service.endpoints.length, applications, appIds };
+  return { instance, nodes, pending, records: count, endpoints: service.endpoints.length, applications, appIds };
 }
 
 function compileApplication(app: AppEntry, zone: string, ttl: number): void {
@@ -242,6 +303,14 @@ export class ZoneTable implements ZoneIndex {
   #appRecords = 0;
   #browseRecords = 0;
 
+  /** Puts a service's encoded answers in place of its stand-ins (those still in the table). */
+  readonly #install = (nodes: ReadonlyMap<string, NameNode>, from: PendingAnswers): void => {
+    for (const [key, node] of nodes) {
+      const current = this.names.get(key);
+      if (current instanceof StandIn && current.pending === from) this.names.set(key, node);
+    }
+  };
+
   constructor(settings: ZoneSettings) {
     this.zone = normalizeZone(settings.zone);
     this.zoneKey = wireKey(this.zone);
@@ -274,7 +343,7 @@ export class ZoneTable implements ZoneIndex {
   /** Applies a change (services it puts are new or different) and takes `serial`. */
   apply(delta: ZoneDelta, serial: number): void {
     // Compile first: whatever throws, throws before the table is touched.
-    const incoming = delta.put.map((service) => ({ id: serviceId(service), service, fragment: compileService(service, this.zone, this.ttl) }));
+    const incoming = delta.put.map((service) => ({ id: serviceId(service), service, fragment: compileService(service, this.zone, this.ttl, this.#install) }));
     const apps = new Set<string>();
     const namespaces = new Set<string>();
     for (const id of delta.drop) {
