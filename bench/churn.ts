@@ -6,8 +6,8 @@
 //      the zone cold (ZoneHolder.update of the whole data);
 //   2. --changes times, move the first endpoint of one service (spread over the zone) to a new
 //      address and apply it as a delta, the way the Kubernetes source sends a change
-//      (`{delta: {put: [service]}}`): the time of ZoneHolder.update, which compiles the service's
-//      answers and patches them in;
+//      (`{delta: {put: [service]}}`): the time of ZoneHolder.update plus the first read of the
+//      service's name, which encodes its answers;
 //   3. the same number of changes as whole data, the way the registry-file source sends a new
 //      version (`{full: data}` with one service replaced): diffing all services by fingerprint
 //      plus the same patch;
@@ -62,6 +62,7 @@ async function measureSize(services: number, endpoints: number, changes: number,
   const { parseRegistry } = await import('../src/source/registry-file.ts');
   const { ZoneHolder } = await import('../src/dns/index/zone-holder.ts');
   const { wireKey } = await import('../src/dns/index/zone-index.ts');
+  const { serviceLabel } = await import('../src/dubbo/naming.ts');
   const perApp = Number(values['app-size']);
   const registry = generateRegistry({ services, minEndpoints: endpoints, maxEndpoints: endpoints, seed: 1, queries: 0, ...(perApp > 0 ? { servicesPerApplication: perApp } : {}) });
   const data = parseRegistry(JSON.stringify(registry), 'bench.json');
@@ -98,9 +99,18 @@ async function measureSize(services: number, endpoints: number, changes: number,
     await session.post('Profiler.setSamplingInterval', { interval: 100 });
     await session.post('Profiler.start');
   }
+  // A service's answers are encoded when first read: each timed change ends with a read of the
+  // changed service's name, as the first query after the change would do.
+  const read = (s: (typeof current)[number]): void => void holder.current!.names.get(wireKey(`${serviceLabel(s.key)}.${s.namespace}.${ZONE}`))?.types;
   for (let k = 0; k < changes; k++) {
     const { next, address } = moved(Math.floor(((k + 0.5) * current.length) / changes));
-    deltaMs.push(timed(() => holder.update({ delta: { put: [next], drop: [] } }).changed));
+    deltaMs.push(
+      timed(() => {
+        const changed = holder.update({ delta: { put: [next], drop: [] } }).changed;
+        read(next);
+        return changed;
+      }),
+    );
     last = address;
   }
   if (session !== undefined) {
@@ -111,7 +121,14 @@ async function measureSize(services: number, endpoints: number, changes: number,
   for (let k = 0; k < changes; k++) {
     const { address } = moved(Math.floor(((k + 0.25) * current.length) / changes));
     const whole = { services: [...current] };
-    fullMs.push(timed(() => holder.update({ full: whole }).changed));
+    const idx = Math.floor(((k + 0.25) * current.length) / changes);
+    fullMs.push(
+      timed(() => {
+        const changed = holder.update({ full: whole }).changed;
+        read(current[idx]!);
+        return changed;
+      }),
+    );
     last = address;
   }
   // The last change must be answerable: some name of the zone has an A/AAAA answer holding it.

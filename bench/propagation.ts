@@ -21,8 +21,9 @@
 //   kube-apiserver moved to --cp-cpus (1) while latencies are measured (unpinned while bulk-creating).
 //
 //   node bench/propagation.ts [--services 1000] [--endpoints 10] [--changes 1000] [--warmup 20]
-//     [--memory-services 10000] [--quick] [--json] [--skip-memory] [--skip-latency]
-//     [--cpu-prof DIR] (dubbo-dns of the latency phase runs with node --cpu-prof; its output goes to
+//     [--memory-services 10000] [--memory-rounds 3] [--quick] [--json] [--skip-memory] [--skip-latency]
+//     [--cpu-prof DIR] (dubbo-dns of the latency phase, and the in-cluster one of the memory phase in
+//     DIR/start, run with node --cpu-prof; its output goes to
 //     DIR/dubbo-dns.log) [--node-flags '--trace-gc ...'] (more node flags for that dubbo-dns)
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { Applier, benchService, CHANGED_BASE, ipv4, Prober, serviceManifest, sliceManifest, withAddress, type BenchService } from './propagation-lib.ts';
-import { killAllChildren, MAIN, memoryOf, PRODUCT_NODE_FLAGS, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, writeChart, type Summary, type Tracked } from './lib.ts';
+import { killAllChildren, MAIN, median, memoryOf, PRODUCT_NODE_FLAGS, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, writeChart, type Summary, type Tracked } from './lib.ts';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
@@ -43,6 +44,7 @@ const { values } = parseArgs({
     changes: { type: 'string' },
     warmup: { type: 'string' },
     'memory-services': { type: 'string' },
+    'memory-rounds': { type: 'string' },
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     timeout: { type: 'string', default: '5000' },
@@ -72,6 +74,7 @@ const int = (v: string | undefined, quick: number, full: number): number => {
 };
 const SERVICES = int(values.services, 100, 1000);
 const ENDPOINTS = int(values.endpoints, 10, 10);
+const MEMORY_ROUNDS = Math.max(1, int(values['memory-rounds'], 1, 3));
 const CHANGES = int(values.changes, 100, 1000);
 const WARMUP = int(values.warmup, 5, 20);
 const MEMORY_SERVICES = int(values['memory-services'], 1000, 10000);
@@ -378,11 +381,13 @@ interface MemoryResult {
   readonly endpoints: number;
   readonly createMs: number;
   readonly createdObjects: number;
+  readonly rounds: number;
+  /** Medians over the rounds. */
   readonly syncMs: { dubbo: number; inCluster: number; coredns: number };
-  readonly dubbo: Mem;
+  readonly dubbo: Mem & { askedRssKiB: number };
   /** dubbo-dns with a pod's credentials instead of a kubeconfig (no client-node loaded). */
-  readonly inCluster: Mem;
-  readonly coredns: Mem;
+  readonly inCluster: Mem & { askedRssKiB: number };
+  readonly coredns: Mem & { askedRssKiB: number };
 }
 
 async function memoryPhase(applier: Applier, namespace: string, services: BenchService[]): Promise<MemoryResult> {
@@ -394,31 +399,44 @@ async function memoryPhase(applier: Applier, namespace: string, services: BenchS
     log(`  created ${created.objects} objects in ${(created.ms / 1000).toFixed(1)} s`);
   }
   const all = services.slice(0, MEMORY_SERVICES);
-  // One at a time, so neither start-up (list + build) disturbs the other's peak.
-  const result: Partial<Record<'dubbo' | 'inCluster' | 'coredns', Mem & { syncMs: number }>> = {};
-  for (const which of ['inCluster', 'dubbo', 'coredns'] as const) {
-    const s =
-      which === 'coredns' ? await startCoreDns(cp!.kubeconfigPath, namespace) : await startDubboDns(cp!.kubeconfigPath, namespace, undefined, which === 'dubbo' ? 'kubeconfig' : 'in-cluster');
-    try {
-      const syncMs = await waitSynced(s, sampleOf(all, 50), 300_000);
-      await sleep(SETTLE);
-      // Recheck after settling, then read memory.
-      await waitSynced(s, sampleOf(all, 10), 30_000);
-      result[which] = { ...memoryOf(s.proc.pid), heap: await heapOf(s), syncMs };
-      log(`  ${s.name}: synced in ${ms(syncMs)} ms, VmRSS ${mib(result[which].rssKiB)} MiB, VmHWM ${mib(result[which].hwmKiB)} MiB`);
-    } finally {
-      await stopServer(s);
+  // One at a time, so neither start-up (list + build) disturbs the other's peak; MEMORY_ROUNDS
+  // rounds in a rotated order, medians reported (start times vary by tens of percent run to run).
+  type Sample = Mem & { syncMs: number; askedRssKiB: number };
+  const samples: Record<'dubbo' | 'inCluster' | 'coredns', Sample[]> = { dubbo: [], inCluster: [], coredns: [] };
+  const order = ['inCluster', 'dubbo', 'coredns'] as const;
+  for (let round = 0; round < MEMORY_ROUNDS; round++) {
+    for (let i = 0; i < order.length; i++) {
+      const which = order[(i + round) % order.length]!;
+      const profile = round === 0 && which === 'inCluster' && values['cpu-prof'] !== undefined ? join(values['cpu-prof'], 'start') : undefined;
+      const s = which === 'coredns' ? await startCoreDns(cp!.kubeconfigPath, namespace) : await startDubboDns(cp!.kubeconfigPath, namespace, profile, which === 'dubbo' ? 'kubeconfig' : 'in-cluster');
+      try {
+        const syncMs = await waitSynced(s, sampleOf(all, 50), 300_000);
+        await sleep(SETTLE);
+        // Recheck after settling, then read memory.
+        await waitSynced(s, sampleOf(all, 10), 30_000);
+        const settled = { ...memoryOf(s.proc.pid), heap: await heapOf(s), syncMs };
+        // Then every service asked once (dubbo-dns encodes a service's answers on first use).
+        await waitSynced(s, all, 300_000);
+        const asked = memoryOf(s.proc.pid);
+        samples[which].push({ ...settled, askedRssKiB: asked.rssKiB });
+        log(`  round ${round + 1}: ${s.name}: synced in ${ms(syncMs)} ms, VmRSS ${mib(settled.rssKiB)} MiB, VmHWM ${mib(settled.hwmKiB)} MiB; every service asked: VmRSS ${mib(asked.rssKiB)} MiB`);
+      } finally {
+        await stopServer(s);
+      }
     }
   }
+  const med = (which: keyof typeof samples, field: 'rssKiB' | 'hwmKiB' | 'syncMs' | 'askedRssKiB'): number => median(samples[which].map((x) => x[field]));
+  const mem = (which: keyof typeof samples): Mem & { askedRssKiB: number } => ({ rssKiB: med(which, 'rssKiB'), hwmKiB: med(which, 'hwmKiB'), askedRssKiB: med(which, 'askedRssKiB'), heap: samples[which][0]?.heap });
   return {
     services: MEMORY_SERVICES,
     endpoints: ENDPOINTS,
     createMs: created.ms,
     createdObjects: created.objects,
-    syncMs: { dubbo: result.dubbo!.syncMs, inCluster: result.inCluster!.syncMs, coredns: result.coredns!.syncMs },
-    dubbo: { rssKiB: result.dubbo!.rssKiB, hwmKiB: result.dubbo!.hwmKiB, heap: result.dubbo!.heap },
-    inCluster: { rssKiB: result.inCluster!.rssKiB, hwmKiB: result.inCluster!.hwmKiB, heap: result.inCluster!.heap },
-    coredns: { rssKiB: result.coredns!.rssKiB, hwmKiB: result.coredns!.hwmKiB },
+    rounds: MEMORY_ROUNDS,
+    syncMs: { dubbo: med('dubbo', 'syncMs'), inCluster: med('inCluster', 'syncMs'), coredns: med('coredns', 'syncMs') },
+    dubbo: mem('dubbo'),
+    inCluster: mem('inCluster'),
+    coredns: mem('coredns'),
   };
 }
 
@@ -490,31 +508,33 @@ async function main(): Promise<void> {
   if (memory !== undefined) {
     const m = memory;
     out.push('');
-    out.push(`memory, ${m.services} services x ${m.endpoints} endpoints (fresh start, after sync + ${SETTLE} ms)${m.createdObjects > 0 ? `; created ${m.createdObjects} more objects in ${(m.createMs / 1000).toFixed(1)} s` : ''}`);
+    out.push(`memory, ${m.services} services x ${m.endpoints} endpoints (fresh start, after sync + ${SETTLE} ms; medians of ${m.rounds} rounds)${m.createdObjects > 0 ? `; created ${m.createdObjects} more objects in ${(m.createMs / 1000).toFixed(1)} s` : ''}`);
     out.push(
       table(
-        ['server', 'VmRSS MiB', 'VmHWM MiB', 'sync s'],
+        ['server', 'VmRSS MiB', 'VmHWM MiB', 'sync s', 'VmRSS, every service asked'],
         [
-        ['dubbo-dns in-cluster', mib(m.inCluster.rssKiB), mib(m.inCluster.hwmKiB), (m.syncMs.inCluster / 1000).toFixed(2)],
-        ['dubbo-dns --kubeconfig', mib(m.dubbo.rssKiB), mib(m.dubbo.hwmKiB), (m.syncMs.dubbo / 1000).toFixed(2)],
-        ['coredns kubernetes', mib(m.coredns.rssKiB), mib(m.coredns.hwmKiB), (m.syncMs.coredns / 1000).toFixed(2)],
+          ['dubbo-dns in-cluster', mib(m.inCluster.rssKiB), mib(m.inCluster.hwmKiB), (m.syncMs.inCluster / 1000).toFixed(2), mib(m.inCluster.askedRssKiB)],
+          ['dubbo-dns --kubeconfig', mib(m.dubbo.rssKiB), mib(m.dubbo.hwmKiB), (m.syncMs.dubbo / 1000).toFixed(2), mib(m.dubbo.askedRssKiB)],
+          ['coredns kubernetes', mib(m.coredns.rssKiB), mib(m.coredns.hwmKiB), (m.syncMs.coredns / 1000).toFixed(2), mib(m.coredns.askedRssKiB)],
         ],
       ),
     );
     if (m.dubbo.heap !== undefined) out.push(`dubbo-dns V8 heap used ${mib(m.dubbo.heap.heapUsedKiB)} MiB of ${mib(m.dubbo.heap.heapTotalKiB)} MiB, external ${mib(m.dubbo.heap.externalKiB)} MiB`);
     for (const [label, d, sync] of [['in-cluster', m.inCluster, m.syncMs.inCluster], ['--kubeconfig', m.dubbo, m.syncMs.dubbo]] as const) {
-      out.push(`ratio dubbo-dns (${label})/CoreDNS: VmRSS ${(d.rssKiB / m.coredns.rssKiB).toFixed(2)}, VmHWM ${(d.hwmKiB / m.coredns.hwmKiB).toFixed(2)}, time to first answer ${(sync / m.syncMs.coredns).toFixed(2)}`);
+      out.push(
+        `ratio dubbo-dns (${label})/CoreDNS: VmRSS ${(d.rssKiB / m.coredns.rssKiB).toFixed(2)}, VmHWM ${(d.hwmKiB / m.coredns.hwmKiB).toFixed(2)}, VmRSS every service asked ${(d.askedRssKiB / m.coredns.askedRssKiB).toFixed(2)}, time to first answer ${(sync / m.syncMs.coredns).toFixed(2)}`,
+      );
     }
     const size = `${m.services.toLocaleString('en')} services x ${m.endpoints} endpoints`;
     writeChart(`memory-kubernetes-${m.services}`, {
       kind: 'bars',
       title: `RSS, Kubernetes mode, ${size} (after sync)`,
       unit: 'MiB',
-      groups: ['VmRSS', 'VmHWM (peak)'],
+      groups: ['VmRSS', 'VmHWM (peak)', 'VmRSS, every service asked'],
       series: [
-        { label: 'dubbo-dns in-cluster', values: [Math.round(m.inCluster.rssKiB / 1024), Math.round(m.inCluster.hwmKiB / 1024)] },
-        { label: 'dubbo-dns --kubeconfig', values: [Math.round(m.dubbo.rssKiB / 1024), Math.round(m.dubbo.hwmKiB / 1024)] },
-        { label: 'CoreDNS kubernetes', values: [Math.round(m.coredns.rssKiB / 1024), Math.round(m.coredns.hwmKiB / 1024)] },
+        { label: 'dubbo-dns in-cluster', values: [m.inCluster.rssKiB, m.inCluster.hwmKiB, m.inCluster.askedRssKiB].map((k) => Math.round(k / 1024)) },
+        { label: 'dubbo-dns --kubeconfig', values: [m.dubbo.rssKiB, m.dubbo.hwmKiB, m.dubbo.askedRssKiB].map((k) => Math.round(k / 1024)) },
+        { label: 'CoreDNS kubernetes', values: [m.coredns.rssKiB, m.coredns.hwmKiB, m.coredns.askedRssKiB].map((k) => Math.round(k / 1024)) },
       ],
     });
     writeChart(`start-kubernetes-${m.services}`, {

@@ -6,8 +6,9 @@ import { serviceId, type ServiceData } from '../../src/dns/index/zone-data.ts';
 import { serviceLabel } from '../../src/dubbo/naming.ts';
 import { serviceKey } from '../../src/dubbo/service-key.ts';
 
-// A service's answers are encoded when one of its names is first read. Whatever the order of
-// changes and first reads, a name answers with the data of the version in the table.
+// The services of a big change (more than 64) have their answers encoded when one of their names
+// is first read. Whatever the order of changes and first reads, a name answers with the data of
+// the version in the table.
 
 const ZONE = 'dubbo.internal.';
 const svc = (address: string): ServiceData => ({
@@ -17,6 +18,8 @@ const svc = (address: string): ServiceData => ({
   params: {},
   endpoints: [{ address, port: 20880, protocol: 'dubbo', ready: true, weight: 100, params: {} }],
 });
+/** `s` with 64 other services: a change big enough to leave encoding to the first read. */
+const big = (s: ServiceData): ServiceData[] => [s, ...Array.from({ length: 64 }, (_, i) => ({ ...s, key: serviceKey(`org.example.Filler${i}`) }))];
 const name = wireKey(`${serviceLabel(serviceKey('org.example.A'))}.shop.${ZONE}`);
 const addressOf = (t: ZoneTable): string => {
   const bytes = t.names.get(name)!.types.get(QTYPE.A)!.answerBytes;
@@ -25,9 +28,9 @@ const addressOf = (t: ZoneTable): string => {
 
 test('a name read first after its service changed answers with the new version, and a stale stand-in never overwrites it', () => {
   const t = new ZoneTable({ zone: ZONE, ttl: 5 });
-  t.apply({ put: [svc('10.0.0.1')], drop: [] }, 1);
+  t.apply({ put: big(svc('10.0.0.1')), drop: [] }, 1);
   const before = t.names.get(name)!; // a stand-in of version 1, not read yet
-  t.apply({ put: [svc('10.0.0.2')], drop: [] }, 2);
+  t.apply({ put: big(svc('10.0.0.2')), drop: [] }, 2);
   // Reading the old stand-in encodes version 1 for whoever holds it...
   const old = before.types.get(QTYPE.A)!.answerBytes;
   assert.equal([...old.subarray(old.length - 4)].join('.'), '10.0.0.1');
@@ -37,8 +40,9 @@ test('a name read first after its service changed answers with the new version, 
 
 test('after the first read, the table holds the encoded answers themselves', () => {
   const t = new ZoneTable({ zone: ZONE, ttl: 5 });
-  t.apply({ put: [svc('10.0.0.1')], drop: [] }, 1);
+  t.apply({ put: big(svc('10.0.0.1')), drop: [] }, 1);
   const standIn = t.names.get(name)!;
+  assert.equal(standIn.constructor.name, 'StandIn');
   assert.equal(addressOf(t), '10.0.0.1');
   const encoded = t.names.get(name)!;
   assert.notEqual(encoded, standIn);
@@ -47,10 +51,18 @@ test('after the first read, the table holds the encoded answers themselves', () 
 
 test('a service dropped before any read leaves no name behind, and reading its old stand-in puts nothing back', () => {
   const t = new ZoneTable({ zone: ZONE, ttl: 5 });
-  t.apply({ put: [svc('10.0.0.1')], drop: [] }, 1);
+  t.apply({ put: big(svc('10.0.0.1')), drop: [] }, 1);
   const standIn = t.names.get(name)!;
   t.apply({ put: [], drop: [serviceId(svc('10.0.0.1'))] }, 2);
   assert.equal(t.names.has(name), false);
   assert.ok(standIn.types.get(QTYPE.A) !== undefined);
   assert.equal(t.names.has(name), false);
+});
+
+test('a small change is encoded at once: the table never holds a stand-in for it', () => {
+  const t = new ZoneTable({ zone: ZONE, ttl: 5 });
+  t.apply({ put: big(svc('10.0.0.1')), drop: [] }, 1);
+  t.apply({ put: [svc('10.0.0.3')], drop: [] }, 2);
+  assert.notEqual(t.names.get(name)!.constructor.name, 'StandIn');
+  assert.equal(addressOf(t), '10.0.0.3');
 });

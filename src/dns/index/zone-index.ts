@@ -10,8 +10,9 @@ import { serviceId, type ServiceData, type ZoneData, type ZoneDelta } from './zo
 
 // The zone's answers (docs/architecture.md): every answer precomputed as wire bytes per (name, type)
 // in one table that each change patches in place (ZoneTable below), so one endpoint changing costs
-// that service and the application names it feeds, never a pass over the zone. A service's answers
-// are encoded when one of its names is first read (PendingAnswers), not before the first answer.
+// that service and the application names it feeds, never a pass over the zone. The services of a
+// big change (a start, a relist) have their answers encoded when one of their names is first read
+// (PendingAnswers), so the first answer never waits for the whole zone to be encoded.
 
 /** Settings that shape every record. */
 export interface ZoneSettings {
@@ -37,10 +38,8 @@ export interface ZoneStats {
 interface Fragment {
   /** The DNS-SD instance name `S._dubbo._tcp.N.Z`, for the namespace's browse PTR. */
   readonly instance: string;
-  /** Its names, with the empty non-terminals inside its own subtree (`_tcp.S.N.Z`): stand-ins until asked. */
+  /** Its names, with the empty non-terminals inside its own subtree (`_tcp.S.N.Z`); stand-ins while not encoded. */
   readonly nodes: ReadonlyMap<string, NameNode>;
-  /** Its answers, encoded on first use. */
-  readonly pending: PendingAnswers;
   readonly records: number;
   readonly endpoints: number;
   /** The applications its providers belong to. */
@@ -180,12 +179,20 @@ function compact(nodes: ReadonlyMap<string, NameNode>): Map<string, NameNode> {
   return out;
 }
 
-/** Every answer of a service as wire bytes, by wire key of its owner names. */
-function compileAnswers(service: ServiceData, zone: string, ttl: number): Map<string, NameNode> {
-  const { records } = serviceRecords(service, zone);
+/** Every answer of a service's records as wire bytes, by wire key of its owner names. */
+function encodeAnswers(records: ReadonlyMap<string, RRset[]>, ttl: number): Map<string, NameNode> {
   const addressOf = (target: string): readonly RRset[] => (records.get(target) ?? []).filter((s) => s.type === 'A' || s.type === 'AAAA');
   return compact(compileNodes(records, ttl, addressOf));
 }
+
+/**
+ * A change of more services than this (a start, a relist, a new registry file) leaves their
+ * answers to be encoded on first use; a smaller one, the everyday change, encodes them at once, so
+ * the first query after it costs no more than any other.
+ */
+const ENCODE_AT_ONCE_UP_TO = 64;
+
+type Install = (nodes: ReadonlyMap<string, NameNode>, from: PendingAnswers) => void;
 
 /**
  * A service's answers, encoded when one of its names is first asked. A table of 10k services
@@ -198,10 +205,10 @@ class PendingAnswers {
   readonly #service: ServiceData;
   readonly #zone: string;
   readonly #ttl: number;
-  readonly #install: (nodes: ReadonlyMap<string, NameNode>, from: PendingAnswers) => void;
+  readonly #install: Install;
   #nodes: Map<string, NameNode> | undefined;
 
-  constructor(service: ServiceData, zone: string, ttl: number, install: (nodes: ReadonlyMap<string, NameNode>, from: PendingAnswers) => void) {
+  constructor(service: ServiceData, zone: string, ttl: number, install: Install) {
     this.#service = service;
     this.#zone = zone;
     this.#ttl = ttl;
@@ -211,7 +218,7 @@ class PendingAnswers {
   /** The encoded node of owner name `key` (encoding the service's answers the first time). */
   node(key: string): NameNode {
     if (this.#nodes === undefined) {
-      this.#nodes = compileAnswers(this.#service, this.#zone, this.#ttl);
+      this.#nodes = encodeAnswers(serviceRecords(this.#service, this.#zone).records, this.#ttl);
       this.#install(this.#nodes, this);
     }
     return this.#nodes.get(key) ?? EMPTY;
@@ -234,15 +241,20 @@ class StandIn implements NameNode {
   }
 }
 
-function compileService(service: ServiceData, zone: string, ttl: number, install: (nodes: ReadonlyMap<string, NameNode>, from: PendingAnswers) => void): Fragment {
+/** A service's names and counts; its answers encoded now, or on first use when `defer` is given. */
+function compileService(service: ServiceData, zone: string, ttl: number, defer: Install | undefined): Fragment {
   const { label, records } = serviceRecords(service, zone);
   let count = 0;
   for (const sets of records.values()) for (const s of sets) count += s.records.length;
-  const pending = new PendingAnswers(service, zone, ttl, install);
-  const nodes = new Map<string, NameNode>();
-  for (const owner of records.keys()) {
-    const key = wireKey(owner);
-    nodes.set(key, new StandIn(pending, key));
+  let nodes: Map<string, NameNode>;
+  if (defer === undefined) nodes = encodeAnswers(records, ttl);
+  else {
+    const pending = new PendingAnswers(service, zone, ttl, defer);
+    nodes = new Map();
+    for (const owner of records.keys()) {
+      const key = wireKey(owner);
+      nodes.set(key, new StandIn(pending, key));
+    }
   }
   // RFC 8020: names between an owner and `S.N.Z` exist (NODATA), e.g. `_tcp.S.N.Z`.
   const baseKey = wireKey(`${label}.${service.namespace}.${zone}`);
@@ -259,7 +271,7 @@ function compileService(service: ServiceData, zone: string, ttl: number, install
   const instance = `${label}._dubbo._tcp.${service.namespace}.${zone}`;
   const applications = serviceApplications(service);
   const appIds = applications.labels.map((l) => `${service.namespace}\u0000${l}`);
-  return { instance, nodes, pending, records: count, endpoints: service.endpoints.length, applications, appIds };
+  return { instance, nodes, records: count, endpoints: service.endpoints.length, applications, appIds };
 }
 
 function compileApplication(app: AppEntry, zone: string, ttl: number): void {
@@ -343,7 +355,8 @@ export class ZoneTable implements ZoneIndex {
   /** Applies a change (services it puts are new or different) and takes `serial`. */
   apply(delta: ZoneDelta, serial: number): void {
     // Compile first: whatever throws, throws before the table is touched.
-    const incoming = delta.put.map((service) => ({ id: serviceId(service), service, fragment: compileService(service, this.zone, this.ttl, this.#install) }));
+    const defer = delta.put.length > ENCODE_AT_ONCE_UP_TO ? this.#install : undefined;
+    const incoming = delta.put.map((service) => ({ id: serviceId(service), service, fragment: compileService(service, this.zone, this.ttl, defer) }));
     const apps = new Set<string>();
     const namespaces = new Set<string>();
     for (const id of delta.drop) {
