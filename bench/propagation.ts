@@ -222,12 +222,14 @@ async function waitSynced(s: DnsServer, sample: readonly BenchService[], timeout
     if (!s.proc.alive()) throw new Error(`${s.name} exited:\n${s.proc.output.slice(-3000)}`);
     if (performance.now() > deadline) throw new Error(`${s.name}: ${pending.size}/${sample.length} sampled names not answered within ${timeoutMs} ms:\n${s.proc.output.slice(-3000)}`);
     for (const b of [...pending]) {
-      const r = await s.prober.query(s.nameOf(b), 500);
+      // A short timeout: a query sent before the server listens is lost, and a long wait for it
+      // would be counted as start-up time (a 500 ms timeout made every start a multiple of it).
+      const r = await s.prober.query(s.nameOf(b), 50);
       const want = b.svc.endpoints.map((e) => e.address).sort();
       if (r !== undefined && r.rcode === 'NOERROR' && r.addresses.slice().sort().join(',') === want.join(',')) pending.delete(b);
       else break;
     }
-    if (pending.size > 0) await sleep(50);
+    if (pending.size > 0) await sleep(10);
   }
   return performance.now() - s.startedAt;
 }
