@@ -31,6 +31,7 @@ import { availableParallelism, cpus as osCpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { inPod, podEnv, writeServiceAccount } from '../harness/pod.ts';
 import { startControlPlane, type ControlPlane } from '../harness/control-plane.ts';
 import { Applier, benchService, CHANGED_BASE, ipv4, Prober, serviceManifest, sliceManifest, withAddress, type BenchService } from './propagation-lib.ts';
 import { killAllChildren, MAIN, median, memoryOf, PRODUCT_NODE_FLAGS, mib, ms, pin, pool, printUsageAndExit, sleep, spawnTracked, summarize, table, writeChart, type Summary, type Tracked } from './lib.ts';
@@ -171,13 +172,9 @@ async function startDubboDns(kubeconfig: string, namespace: string, profDir: str
     proc = spawnTracked([NODE, ...PRODUCT_NODE_FLAGS, ...nodeFlags, ...serve, '--kubeconfig', kubeconfig], SERVER_CPUS);
   } else {
     const sa = mkdtempSync(join(work, 'serviceaccount-'));
-    writeFileSync(join(sa, 'token'), cp!.token);
-    writeFileSync(join(sa, 'ca.crt'), cp!.caPem);
-    writeFileSync(join(sa, 'namespace'), namespace);
-    const home = mkdtempSync(join(work, 'home-'));
-    const mountThenRun = 'mount -t tmpfs tmpfs /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount && cp -a "$0"/. /run/secrets/kubernetes.io/serviceaccount/ && exec "$@"';
-    const env = { PATH: process.env['PATH'], HOME: home, KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(cp!.port) };
-    proc = spawnTracked(['unshare', '--mount', '--propagation', 'private', 'sh', '-c', mountThenRun, sa, NODE, ...PRODUCT_NODE_FLAGS, ...nodeFlags, ...serve], SERVER_CPUS, env);
+    writeServiceAccount(sa, { token: cp!.token, caPem: cp!.caPem, namespace });
+    const env = podEnv(cp!.port, mkdtempSync(join(work, 'home-')));
+    proc = spawnTracked(inPod(sa, [NODE, ...PRODUCT_NODE_FLAGS, ...nodeFlags, ...serve]), SERVER_CPUS, env);
   }
   const name = credentials === 'kubeconfig' ? 'dubbo-dns' : 'dubbo-dns in-cluster';
   return { name, proc, port, httpPort, prober: new Prober(port), nameOf: (b) => `${b.label}.${namespace}.dubbo.internal.`, startedAt: performance.now() };

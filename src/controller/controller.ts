@@ -128,7 +128,6 @@ export class Controller {
               }
             },
           );
-    this.metrics?.registrySynced.set(0);
     this.#executor = new Executor({ client: options.client, mayWrite: () => this.canWrite, metrics: this.metrics });
   }
 

@@ -16,7 +16,8 @@ export class ProviderUrlError extends Error {
   override readonly name = 'ProviderUrlError';
 }
 
-const PROTOCOL = /^[a-z][a-z0-9+.-]*$/;
+/** A provider's protocol as a URL scheme carries it (lowercase). */
+export const PROVIDER_PROTOCOL = /^[a-z][a-z0-9+.-]*$/;
 
 /**
  * Parses `proto://host:port/path?params` as ZooKeeper and dubbo-go store it. A URL that is
@@ -39,7 +40,7 @@ export function parseProviderUrl(text: string): ProviderUrl {
     throw new ProviderUrlError(`not a provider URL (want proto://host:port/interface?params): ${JSON.stringify(text)}`);
   }
   const protocol = url.protocol.replace(/:$/, '').toLowerCase();
-  if (!PROTOCOL.test(protocol)) throw new ProviderUrlError(`bad protocol ${JSON.stringify(protocol)} in ${text}`);
+  if (!PROVIDER_PROTOCOL.test(protocol)) throw new ProviderUrlError(`bad protocol ${JSON.stringify(protocol)} in ${text}`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   if (host === '') throw new ProviderUrlError(`provider URL has no host: ${text}`);
   if (url.port === '') throw new ProviderUrlError(`provider URL has no port: ${text}`);

@@ -4,8 +4,8 @@ import { request as httpRequest } from 'node:http';
 import { createInterface } from 'node:readline';
 
 // A thin REST client over the API server. Credentials and TLS come from client-node's KubeConfig
-// (a kubeconfig file) or from the pod's service account (in-cluster.ts); requests are plain HTTP so that list, watch, server-side apply
-// and error kinds are fully in our hands: client-node's informer stops after non-410 errors and
+// (a kubeconfig file) or from the pod's service account (in-cluster.ts); requests are plain HTTP
+// so that list, watch, server-side apply and error kinds are fully in our hands: client-node's informer stops after non-410 errors and
 // caches whole objects, its generated API decodes every object into class instances we would
 // only throw away for slim projections, and its agent opens a TLS connection per request.
 

@@ -107,15 +107,8 @@ function cleanly<T>(check: (report: Report) => T): T | undefined {
  */
 export function parseRegistryJson(text: string): ZoneData | undefined {
   if (!/^\s*[{[]/.test(text)) return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  // Validation first: on a file that is not clean, the duplicate-key scan is not needed.
-  const data = cleanly((report) => validate(value, report));
-  return data !== undefined && !hasDuplicateKeys(text) ? data : undefined;
+  const parsed = parseJsonClean(text);
+  return parsed === undefined ? undefined : cleanly((report) => validate(parsed.value, report));
 }
 
 /** The YAML path (JSON is YAML 1.2): slower, and names the line of every problem. */
@@ -295,20 +288,28 @@ export function assembleServices(namespace: string, contributions: Iterable<Serv
  */
 export function parseServiceItem(text: string): ServiceContribution | undefined {
   const value = loadFast(text)?.value;
-  if (!Array.isArray(value) || value.length !== 1) return undefined;
-  return cleanly((report) => validateService(value[0], ['services', 0], report));
+  return Array.isArray(value) && value.length === 1 ? cleanContribution(value[0]) : undefined;
 }
 
 /** {@link parseServiceItem} for one value of a JSON file's `services` list. */
 export function parseJsonServiceItem(text: string): ServiceContribution | undefined {
-  const value = parseJsonClean(text);
-  return value === undefined ? undefined : cleanly((report) => validateService(value.value, ['services', 0], report));
+  const parsed = parseJsonClean(text);
+  return parsed === undefined ? undefined : cleanContribution(parsed.value);
 }
 
 /** {@link parseRegistryHeader} for a JSON file with its `services` list emptied. */
 export function parseRegistryJsonHeader(text: string): string | undefined {
   const value = parseJsonClean(text)?.value;
-  if (!isObject(value) || !Array.isArray(value['services']) || value['services'].length !== 0) return undefined;
+  return isObject(value) && Array.isArray(value['services']) && value['services'].length === 0 ? cleanHeader(value) : undefined;
+}
+
+/** What one `services` item contributes, only when it has no problem. */
+function cleanContribution(item: unknown): ServiceContribution | undefined {
+  return cleanly((report) => validateService(item, ['services', 0], report));
+}
+
+/** The namespace of a file's part outside its `services` items, only when that part has no problem. */
+function cleanHeader(value: Record<string, unknown>): string | undefined {
   return cleanly((report) => {
     unknownKeys(value, HEADER_KEYS, [], report);
     return validNamespace(value, report);
@@ -332,11 +333,7 @@ function parseJsonClean(text: string): { value: unknown } | undefined {
  */
 export function parseRegistryHeader(text: string): string | undefined {
   const value = loadFast(text)?.value;
-  if (!isObject(value) || !('services' in value) || value['services'] !== null) return undefined;
-  return cleanly((report) => {
-    unknownKeys(value, HEADER_KEYS, [], report);
-    return validNamespace(value, report);
-  });
+  return isObject(value) && 'services' in value && value['services'] === null ? cleanHeader(value) : undefined;
 }
 
 function validateService(s: unknown, path: Path, report: Report): ServiceContribution | undefined {

@@ -1,4 +1,4 @@
-import { ProviderUrlError, type ProviderUrl } from '../dubbo/provider-url.ts';
+import { PROVIDER_PROTOCOL, ProviderUrlError, type ProviderUrl } from '../dubbo/provider-url.ts';
 import { serviceKey } from '../dubbo/service-key.ts';
 
 // Pure: the layout Dubbo 3 (Java and dubbo-go) writes into ZooKeeper for application-level
@@ -45,9 +45,19 @@ export const MAX_METADATA_DATA = 1024 * 1024;
 /** Revisions as Dubbo writes them (a hex digest); anything else is not looked up. */
 const REVISION = /^[A-Za-z0-9._-]{1,256}$/;
 
-const PROTOCOL = /^[a-z][a-z0-9+.-]*$/;
 /** Application names as Dubbo accepts them in a path; anything else in a mapping is ignored. */
 const APPLICATION = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+
+/** A node's data as JSON, at most `max` bytes; throws ProviderUrlError naming `what` otherwise. */
+function jsonData(data: Buffer | undefined, what: string, max: number): unknown {
+  if (data === undefined || data.length === 0) throw new ProviderUrlError(`${what} node has no data`);
+  if (data.length > max) throw new ProviderUrlError(`${what} node holds ${data.length} bytes, over ${max}`);
+  try {
+    return JSON.parse(data.toString('utf8')) as unknown;
+  } catch {
+    throw new ProviderUrlError(`${what} node is not JSON`);
+  }
+}
 
 function port(value: unknown): number | undefined {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
@@ -59,14 +69,7 @@ function port(value: unknown): number | undefined {
  * describes none. Without `dubbo.endpoints` the instance's own port is taken, for `dubbo`.
  */
 export function parseInstanceNode(application: string, name: string, data: Buffer | undefined): AppInstance {
-  if (data === undefined || data.length === 0) throw new ProviderUrlError('instance node has no data');
-  if (data.length > MAX_INSTANCE_DATA) throw new ProviderUrlError(`instance data is ${data.length} bytes, over ${MAX_INSTANCE_DATA}`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(data.toString('utf8'));
-  } catch {
-    throw new ProviderUrlError('instance data is not JSON');
-  }
+  const doc = jsonData(data, 'instance', MAX_INSTANCE_DATA);
   if (typeof doc !== 'object' || doc === null) throw new ProviderUrlError('instance data is not a JSON object');
   const instance = doc as { address?: unknown; port?: unknown; payload?: { metadata?: Record<string, unknown> } | null };
   const host = typeof instance.address === 'string' ? instance.address.replace(/^\[|\]$/g, '') : '';
@@ -84,7 +87,7 @@ export function parseInstanceNode(application: string, name: string, data: Buffe
     for (const e of Array.isArray(parsed) ? (parsed as { protocol?: unknown; port?: unknown }[]) : []) {
       const p = port(e?.port);
       const protocol = typeof e?.protocol === 'string' ? e.protocol.toLowerCase() : '';
-      if (p !== undefined && PROTOCOL.test(protocol) && !endpoints.some((x) => x.protocol === protocol)) endpoints.push({ protocol, port: p });
+      if (p !== undefined && PROVIDER_PROTOCOL.test(protocol) && !endpoints.some((x) => x.protocol === protocol)) endpoints.push({ protocol, port: p });
     }
     if (endpoints.length === 0) throw new ProviderUrlError('dubbo.endpoints lists no usable protocol and port');
   } else {
@@ -103,21 +106,14 @@ export function parseInstanceNode(application: string, name: string, data: Buffe
  * throws ProviderUrlError when it is not one. Entries without a usable name or protocol are left out.
  */
 export function parseMetadataNode(data: Buffer | undefined): MetadataService[] {
-  if (data === undefined || data.length === 0) throw new ProviderUrlError('metadata node has no data');
-  if (data.length > MAX_METADATA_DATA) throw new ProviderUrlError(`metadata is ${data.length} bytes, over ${MAX_METADATA_DATA}`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(data.toString('utf8'));
-  } catch {
-    throw new ProviderUrlError('metadata is not JSON');
-  }
+  const doc = jsonData(data, 'metadata', MAX_METADATA_DATA);
   const services = (doc as { services?: unknown } | null)?.services;
   if (typeof services !== 'object' || services === null) throw new ProviderUrlError('metadata has no services');
   const out: MetadataService[] = [];
   for (const entry of Object.values(services as Record<string, unknown>)) {
     const e = entry as { name?: unknown; group?: unknown; version?: unknown; protocol?: unknown; port?: unknown; params?: unknown } | null;
     const protocol = typeof e?.protocol === 'string' ? e.protocol.toLowerCase() : '';
-    if (typeof e?.name !== 'string' || e.name === '' || !PROTOCOL.test(protocol)) continue;
+    if (typeof e?.name !== 'string' || e.name === '' || !PROVIDER_PROTOCOL.test(protocol)) continue;
     const params: Record<string, string> = {};
     if (typeof e.params === 'object' && e.params !== null) {
       for (const [k, v] of Object.entries(e.params as Record<string, unknown>)) if (typeof v === 'string') params[k] = v;

@@ -180,16 +180,15 @@ export class ZooKeeperMirror {
     const apps = this.#mappings.get(iface)?.apps ?? [];
     if (apps.length === 0) return nodes;
     const given = new Set(nodes.map(({ url }) => `${url.protocol}://${url.host}:${url.port}`));
-    const out = nodes;
     for (const app of apps) {
       for (const { path, instance } of this.#apps.get(app)?.instances.values() ?? []) {
         const metadata = instance.revision === undefined ? undefined : this.#metadata.get(`${app}/${instance.revision}`);
         for (const url of instanceProviders(iface, instance, metadata === 'missing' ? undefined : metadata)) {
-          if (!given.has(`${url.protocol}://${url.host}:${url.port}`)) out.push({ path, url });
+          if (!given.has(`${url.protocol}://${url.host}:${url.port}`)) nodes.push({ path, url });
         }
       }
     }
-    return out;
+    return nodes;
   }
 
   /** Called with the interfaces whose providers changed. */
@@ -489,13 +488,8 @@ export class ZooKeeperMirror {
   async #readMapping(client: Client, iface: string): Promise<Mapping | undefined> {
     const path = `${this.#mappingRoot}/${iface}`;
     const watcher = this.#watcher(path, () => this.#whenSynced(path, () => void this.#relistMapping(iface)));
-    try {
-      const [data, stat] = await this.#data(client, path, watcher);
-      return { version: mzxid(stat), apps: parseMapping(data) };
-    } catch (err) {
-      if (code(err) === zookeeper.Exception.NO_NODE) return undefined;
-      throw err;
-    }
+    const read = await this.#dataIfThere(client, path, watcher);
+    return read === undefined ? undefined : { version: mzxid(read[1]), apps: parseMapping(read[0]) };
   }
 
   /** The instances of one application, with watches on the directory and on each instance's data. */
@@ -509,30 +503,16 @@ export class ZooKeeperMirror {
     // The version also covers the instances' data, so an older read never replaces a newer one.
     let version = zxid(stat);
     const instances = new Map<string, { path: string; instance: AppInstance }>();
-    const seenRejected = new Set<string>();
-    const logged = this.#rejected.get(path) ?? new Set<string>();
+    const skips = this.#skips(path, (node, reason) => this.#log.warn({ application: app, node, reason }, 'instance node skipped'));
     await this.#pool(names, async (name) => {
       const instancePath = `${path}/${name}`;
-      let data: Buffer | undefined;
-      try {
-        let dataStat: Stat;
-        [data, dataStat] = await this.#data(client, instancePath, this.#watcher(instancePath, relist));
-        const m = mzxid(dataStat);
-        if (m > version) version = m;
-      } catch (err) {
-        if (code(err) === zookeeper.Exception.NO_NODE) return; // gone between the listing and the read
-        throw err;
-      }
-      try {
-        instances.set(name, { path: instancePath, instance: parseInstanceNode(app, name, data) });
-      } catch (err) {
-        if (!(err instanceof ProviderUrlError)) throw err;
-        seenRejected.add(name);
-        if (!logged.has(name)) this.#log.warn({ application: app, node: clip(name), reason: clip(err.message) }, 'instance node skipped');
-      }
+      const read = await this.#dataIfThere(client, instancePath, this.#watcher(instancePath, relist));
+      if (read === undefined) return; // gone between the listing and the read
+      const m = mzxid(read[1]);
+      if (m > version) version = m;
+      skips.attempt(name, () => instances.set(name, { path: instancePath, instance: parseInstanceNode(app, name, read[0]) }));
     });
-    if (seenRejected.size === 0) this.#rejected.delete(path);
-    else this.#rejected.set(path, seenRejected);
+    skips.done();
     // The metadata of each revision the instances name (a revision's content never changes, so it
     // is read once), and nothing kept for revisions no instance names any more.
     const revisions = new Set([...instances.values()].flatMap(({ instance }) => (instance.revision === undefined ? [] : [instance.revision])));
@@ -556,15 +536,10 @@ export class ZooKeeperMirror {
     const base = this.#root === '/' ? '' : this.#root;
     const paths = [`${base}/metadata/${app}/${revision}`, `${base}/${app}/${revision}`];
     for (const path of paths) {
-      let data: Buffer | undefined;
+      const read = await this.#dataIfThere(client, path, undefined);
+      if (read === undefined) continue;
       try {
-        [data] = await this.#data(client, path, undefined);
-      } catch (err) {
-        if (code(err) === zookeeper.Exception.NO_NODE) continue;
-        throw err;
-      }
-      try {
-        return parseMetadataNode(data);
+        return parseMetadataNode(read[0]);
       } catch (err) {
         if (!(err instanceof ProviderUrlError)) throw err;
         this.#log.warn({ application: app, node: clip(path), reason: clip(err.message) }, 'metadata node skipped');
@@ -588,6 +563,41 @@ export class ZooKeeperMirror {
     });
   }
 
+  /** {@link #data}, or undefined when the node does not exist. */
+  async #dataIfThere(client: Client, path: string, watcher: (() => void) | undefined): Promise<[Buffer | undefined, Stat] | undefined> {
+    try {
+      return await this.#data(client, path, watcher);
+    } catch (err) {
+      if (code(err) === zookeeper.Exception.NO_NODE) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * Unusable nodes under `key` (an interface, or an application's path), each logged once while it
+   * exists: `attempt` runs a parse and logs a ProviderUrlError through `say` unless logged before;
+   * `done` keeps what this read skipped, so one that left and comes back is logged again.
+   */
+  #skips(key: string, say: (node: string, reason: string) => void): { attempt(name: string, parse: () => void): void; done(): void } {
+    const logged = this.#rejected.get(key);
+    const seen = new Set<string>();
+    return {
+      attempt(name, parse) {
+        try {
+          parse();
+        } catch (err) {
+          if (!(err instanceof ProviderUrlError)) throw err;
+          seen.add(name);
+          if (logged?.has(name) !== true) say(clip(name), clip(err.message));
+        }
+      },
+      done: () => {
+        if (seen.size === 0) this.#rejected.delete(key);
+        else this.#rejected.set(key, seen);
+      },
+    };
+  }
+
   /** A read failed: a lost connection is handled by the state events; anything else is retried. */
   #readFailed(err: unknown, what: string, retry: () => void): void {
     const c = code(err);
@@ -605,19 +615,9 @@ export class ZooKeeperMirror {
     if (listed === undefined) return EMPTY;
     const [names, stat] = listed;
     const nodes = new Map<string, MirroredProvider>();
-    const seenRejected = new Set<string>();
-    const logged = this.#rejected.get(iface) ?? new Set<string>();
-    for (const name of names) {
-      try {
-        nodes.set(name, { path: `${path}/${name}`, url: parseProviderNode(name) });
-      } catch (err) {
-        if (!(err instanceof ProviderUrlError)) throw err;
-        seenRejected.add(name);
-        if (!logged.has(name)) this.#log.warn({ interface: iface, node: clip(name), reason: clip(err.message) }, 'provider node skipped');
-      }
-    }
-    if (seenRejected.size === 0) this.#rejected.delete(iface);
-    else this.#rejected.set(iface, seenRejected);
+    const skips = this.#skips(iface, (node, reason) => this.#log.warn({ interface: iface, node, reason }, 'provider node skipped'));
+    for (const name of names) skips.attempt(name, () => nodes.set(name, { path: `${path}/${name}`, url: parseProviderNode(name) }));
+    skips.done();
     return { version: zxid(stat), nodes };
   }
 

@@ -218,6 +218,8 @@ class PendingAnswers {
   /** The encoded node of owner name `key` (encoding the service's answers the first time). */
   node(key: string): NameNode {
     if (this.#nodes === undefined) {
+      // The records are computed again rather than kept from compileService: held for every
+      // service not asked yet, they would take more memory than the encoded answers.
       this.#nodes = encodeAnswers(serviceRecords(this.#service, this.#zone).records, this.#ttl);
       this.#install(this.#nodes, this);
     }
